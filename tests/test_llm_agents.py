@@ -66,10 +66,20 @@ def assert_secret_nowhere(pytester: pytest.Pytester, result: pytest.RunResult) -
     assert SECRET not in result.stdout.str() + result.stderr.str()
 
 
-def test_mini_solves_an_instance_and_costs_what_the_script_says(pytester: pytest.Pytester, swe_suite: Path, base_image: str) -> None:
+# An `openai/` model at a base_url goes through the light client; another provider prefix
+# (here litellm's hosted_vllm, also OpenAI-compatible) through litellm. Same request, same record.
+@pytest.mark.parametrize(("model", "model_type"), [
+    ("openai/gpt-4o", "pytest_ohbench.OpenAIChatModel"),
+    ("hosted_vllm/gpt-4o", "pytest_ohbench.agents.mini.PricedLitellmModel"),
+])
+def test_mini_solves_an_instance_and_costs_what_the_script_says(
+    pytester: pytest.Pytester, swe_suite: Path, base_image: str, model: str, model_type: str
+) -> None:
     script = {"scripts": [{"match": TRUNCATE_ISSUE, "model": "gpt-4o", "responses": SOLVE}]}
     with ScriptedLLMServer(script) as server:
         write_config(pytester.path / "config.toml", server)
+        config = pytester.path / "config.toml"
+        config.write_text(config.read_text().replace('model = "openai/gpt-4o"', f'model = "{model}"'))
         result = pytester.runpytest_subprocess("suites", "-k", "textkit-2", "--agent", "mini", "--llm-config", "llm.gpt")
     result.assert_outcomes(passed=1)
     record = records(pytester)["ohbench__textkit-2"]
@@ -87,6 +97,7 @@ def test_mini_solves_an_instance_and_costs_what_the_script_says(pytester: pytest
     assert "patch.txt" not in record["patch"] and "reproduce.py" not in record["patch"]
     trajectory = json.loads((pytester.path / record["log_dir"] / "trajectory.json").read_text())
     assert trajectory["info"]["exit_status"] == "Submitted"
+    assert trajectory["info"]["config"]["model_type"].endswith(model_type)
     assert any(FIX in json.dumps(m) for m in trajectory["messages"])
     assert_secret_nowhere(pytester, result)
 

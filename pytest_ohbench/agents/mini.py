@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 import yaml
 
 from pytest_ohbench.agents.base import AgentContext, AgentResult, AgentSettings, AgentStatus, BaseAgent, TrajectoryStep
+from pytest_ohbench.agents.chat_model import is_openai_compatible, make_chat_model
 from pytest_ohbench.gateway.meter import BUDGET_EXCEEDED
 from pytest_ohbench.llm import LLMConfig, redact
 from pytest_ohbench.runtime.base import Runtime
@@ -37,15 +38,21 @@ class BudgetSpent(Exception):
     """The LLM gateway refused a call: the task's or the run's budget is spent."""
 
 
-def _minisweagent() -> Any:
-    """mini-swe-agent, imported on first use: it brings litellm (seconds to import)."""
-    # litellm fetches its price map over the network at import unless told not to.
+def _minisweagent(litellm: bool = False) -> Any:
+    """mini-swe-agent, imported on first use; its litellm model only when asked for.
+
+    litellm costs a worker seconds of CPU and about 180 MiB: models at an OpenAI-compatible
+    endpoint use the light client in chat_model.py instead.
+    """
+    # mini-swe-agent prints a banner at import; litellm fetches its price map over the
+    # network at import unless told not to.
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     import minisweagent.agents.default
     import minisweagent.config
     import minisweagent.exceptions
-    import minisweagent.models.litellm_model
 
+    if litellm:
+        import minisweagent.models.litellm_model
     return minisweagent
 
 
@@ -82,7 +89,7 @@ class RuntimeEnvironment:
 def priced_model_class() -> type:
     """LitellmModel priced by the LLM section and counting tokens; the key is not in its config."""
 
-    base = _minisweagent().models.litellm_model.LitellmModel
+    base = _minisweagent(litellm=True).models.litellm_model.LitellmModel
 
     class PricedLitellmModel(base):  # type: ignore[misc,valid-type]
         # A spent budget will not come back: the gateway's refusal must not be retried.
@@ -156,7 +163,10 @@ class MiniAgent(BaseAgent):
             os.environ["MSWEA_MODEL_RETRY_STOP_AFTER_ATTEMPT"] = str(context.llm.num_retries + 1)
         settings = swebench_config()
         model_settings = {k: v for k, v in settings["model"].items() if k in ("observation_template", "format_error_template")}
-        model = priced_model_class()(context.llm, **model_settings)
+        if is_openai_compatible(context.llm):
+            model = make_chat_model(context.llm, **model_settings)
+        else:
+            model = priced_model_class()(context.llm, **model_settings)
         environment = RuntimeEnvironment(context.runtime, env=dict(settings["environment"].get("env", {})))
         trajectory = context.log_dir / TRAJECTORY
         agent = _minisweagent().agents.default.DefaultAgent(
