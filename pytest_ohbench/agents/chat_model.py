@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, ClassVar
 
 import requests
 
@@ -65,7 +65,7 @@ def make_chat_model(llm: LLMConfig, **config: Any) -> Any:
     class OpenAIChatModel:
         """mini-swe-agent's Model protocol, priced by the LLM section, counting tokens."""
 
-        abort_exceptions: list[type[BaseException]] = [FatalChatError, KeyboardInterrupt]
+        abort_exceptions: ClassVar[list[type[BaseException]]] = [FatalChatError, KeyboardInterrupt]
 
         def __init__(self) -> None:
             self.llm = llm

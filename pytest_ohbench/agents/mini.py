@@ -163,10 +163,8 @@ class MiniAgent(BaseAgent):
             os.environ["MSWEA_MODEL_RETRY_STOP_AFTER_ATTEMPT"] = str(context.llm.num_retries + 1)
         settings = swebench_config()
         model_settings = {k: v for k, v in settings["model"].items() if k in ("observation_template", "format_error_template")}
-        if is_openai_compatible(context.llm):
-            model = make_chat_model(context.llm, **model_settings)
-        else:
-            model = priced_model_class()(context.llm, **model_settings)
+        light = is_openai_compatible(context.llm)
+        model = (make_chat_model if light else priced_model_class())(context.llm, **model_settings)
         environment = RuntimeEnvironment(context.runtime, env=dict(settings["environment"].get("env", {})))
         trajectory = context.log_dir / TRAJECTORY
         agent = _minisweagent().agents.default.DefaultAgent(
