@@ -174,14 +174,15 @@ class RunController:
         # Under xdist only workers collect: the results written tell that tasks ran.
         if not (self.written or self.state.tasks_collected) or session.config.option.collectonly:
             return
-        try:
-            client = docker_client()
-        except Exception:
-            return  # no engine: nothing can be left over
-        try:
-            remove_run_containers(client, self.state.run_id)
-        finally:
-            client.close()
+        for host in self.state.settings.docker_hosts or (None,):
+            try:
+                client = docker_client(host)
+            except Exception:
+                continue  # no engine: nothing can be left over there
+            try:
+                remove_run_containers(client, self.state.run_id)
+            finally:
+                client.close()
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.summary is not None:

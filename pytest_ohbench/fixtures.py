@@ -12,7 +12,7 @@ import contextlib
 import dataclasses
 import os
 import shlex
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import docker
@@ -24,16 +24,18 @@ from pytest_ohbench.checks.base import CheckContext, checker_for
 from pytest_ohbench.errors import HarnessError, TaskFailed
 from pytest_ohbench.gateway.client import ItemLease
 from pytest_ohbench.gateway.plugin import settle_llm
-from pytest_ohbench.lifecycle import record_for, stage, stopped_by_timeout
+from pytest_ohbench.lifecycle import NEXT_ITEM, record_for, stage, stopped_by_timeout
 from pytest_ohbench.llm import LLMConfig, unreachable_reason
 from pytest_ohbench.outcomes import Outcome
 from pytest_ohbench.report.record import TaskRecord, bounded, format_verdict
 from pytest_ohbench.runtime.base import Runtime
+from pytest_ohbench.runtime.containers import ContainerManager
 from pytest_ohbench.runtime.docker import DockerRuntime, docker_client, unreachable_message
+from pytest_ohbench.runtime.engines import EngineSlots
 from pytest_ohbench.runtime.images import resolve_image
 from pytest_ohbench.runtime.local import start_local
 from pytest_ohbench.runtime.workspace import extract_patch, strip_history
-from pytest_ohbench.state import run_state
+from pytest_ohbench.state import RunState, run_state
 from pytest_ohbench.suite import SuiteConfig
 from pytest_ohbench.tasks.model import Task
 
@@ -86,14 +88,44 @@ def ohbench_log_dir(request: pytest.FixtureRequest, ohbench_record: TaskRecord) 
 
 
 @pytest.fixture(scope="session")
-def ohbench_docker() -> Iterator[docker.DockerClient]:
-    """A client for the Docker engine (DOCKER_HOST or the default socket)."""
+def ohbench_docker(pytestconfig: pytest.Config) -> Iterator[docker.DockerClient]:
+    """A client for this process's Docker engine (its --ohbench-docker-host, else DOCKER_HOST)."""
+    host = run_state(pytestconfig).docker_host
     try:
-        client = docker_client()
+        client = docker_client(host)
     except Exception as exc:  # the SDK raises several types for "no engine"
-        raise HarnessError(Outcome.INFRA_ERROR, unreachable_message(exc)) from None
+        raise HarnessError(Outcome.INFRA_ERROR, unreachable_message(exc, host)) from None
     yield client
     client.close()
+
+
+def container_manager(config: pytest.Config) -> ContainerManager:
+    """This process's ContainerManager, made on first use with its engine's container limit."""
+    state = run_state(config)
+    if state.containers is None:
+        limit = state.settings.max_containers
+        state.containers = ContainerManager(EngineSlots(state.docker_host, limit) if limit else None)
+    return state.containers
+
+
+def check_starter(
+    client: docker.DockerClient, task: Task, suite: SuiteConfig, state: RunState, image: str | None = None
+) -> Callable[[], DockerRuntime]:
+    """Starts `task`'s check container: its image (resolved in the calling thread when not given)."""
+
+    def start() -> DockerRuntime:
+        name = image or resolve_image(client, task, suite, {"ohbench.run_id": state.run_id}).name
+        return start_container(client, name, task, suite, state.run_id, state.controller)
+
+    return start
+
+
+def prestarts_check(task: Task) -> bool:
+    """True when the task's checker judges in a fresh container (worth starting ahead)."""
+    try:
+        return bool(getattr(checker_for(task.check), "prestart", False))
+    except LookupError:
+        return False
 
 
 @pytest.fixture
@@ -156,21 +188,28 @@ def ohbench_runtime(
     else:
         client: docker.DockerClient = request.getfixturevalue("ohbench_docker")
         image: str = request.getfixturevalue("ohbench_image")
+        task_image: str = image
         with stage(ohbench_record, "agent_image"):  # e.g. the openhands agent's layer over the task image
             try:
                 image = ohbench_agent.prepare_image(client, image)
             except docker.errors.DockerException as exc:
                 raise HarnessError(Outcome.BUILD_ERROR, f"agent image over {image}: {exc}") from None
         with stage(ohbench_record, "container"):
-            runtime = start_container(
-                client,
-                image,
-                ohbench_task,
-                ohbench_suite,
-                state.run_id,
-                state.controller,
-                # A CLI agent calls its LLM from inside the container: host loopback only.
-                network="host" if ohbench_agent.needs_network else None,
+            # The check container starts now too, in the background, while the agent runs.
+            later = check_starter(client, ohbench_task, ohbench_suite, state, task_image) if prestarts_check(ohbench_task) else None
+            runtime = container_manager(request.config).start(
+                request.node.nodeid,
+                lambda: start_container(
+                    client,
+                    image,
+                    ohbench_task,
+                    ohbench_suite,
+                    state.run_id,
+                    state.controller,
+                    # A CLI agent calls its LLM from inside the container: host loopback only.
+                    network="host" if ohbench_agent.needs_network else None,
+                ),
+                later,
             )
     try:
         if ohbench_task.base_commit:
@@ -179,7 +218,23 @@ def ohbench_runtime(
         copy_inputs(runtime, ohbench_task)
         yield runtime
     finally:
-        runtime.remove()
+        if isinstance(runtime, DockerRuntime):
+            container_manager(request.config).remove_later(runtime)  # drained before the session ends
+        else:
+            runtime.remove()
+
+
+def start_next_check(item: pytest.Item, agent: BaseAgent, client: docker.DockerClient, state: RunState) -> None:
+    """Start the next item's check container now, while this item is checked, when its agent
+    needs no container (a gold patch, a replayed prediction): nothing else would overlap it."""
+    following = item.stash.get(NEXT_ITEM, None)
+    task = getattr(following, "ohbench_task", None)
+    if following is None or task is None or not prestarts_check(task):
+        return
+    if agent.uses_runtime(task.reference if agent.wants_reference else None):
+        return  # its check container starts with its agent's container
+    starter = check_starter(client, task, following.ohbench_suite, state)  # type: ignore[attr-defined]
+    container_manager(item.config).start_ahead(following.nodeid, starter)
 
 
 def copy_inputs(runtime: Runtime, task: Task) -> None:
@@ -316,21 +371,26 @@ def ohbench_outcome(
     reference = ohbench_task.reference if ohbench_agent.wants_reference else None
     agent_runtime = request.getfixturevalue("ohbench_runtime") if ohbench_agent.uses_runtime(reference) else None
 
+    state = run_state(request.config)
+
     @contextlib.contextmanager
     def fresh_runtime() -> Iterator[Runtime]:
-        runtime: Runtime
-        if run_state(request.config).settings.runtime == "local":
-            runtime = start_local(ohbench_task, ohbench_suite, record.run_id)
-        else:
-            client = request.getfixturevalue("ohbench_docker")
-            image = request.getfixturevalue("ohbench_image")
-            runtime = start_container(
-                client, image, ohbench_task, ohbench_suite, record.run_id, run_state(request.config).controller
-            )
+        if state.settings.runtime == "local":
+            local = start_local(ohbench_task, ohbench_suite, record.run_id)
+            try:
+                yield local
+            finally:
+                local.remove()
+            return
+        client = request.getfixturevalue("ohbench_docker")
+        image = request.getfixturevalue("ohbench_image")
+        manager = container_manager(request.config)
+        start_next_check(request.node, ohbench_agent, client, state)
+        runtime = manager.check_container(request.node.nodeid, check_starter(client, ohbench_task, ohbench_suite, state, image))
         try:
             yield runtime
         finally:
-            runtime.remove()
+            manager.remove_later(runtime)
 
     context = CheckContext(
         task=ohbench_task,

@@ -14,6 +14,8 @@ from pytest_ohbench.report.record import TaskRecord
 from pytest_ohbench.state import run_state
 
 RECORD_KEY = pytest.StashKey[TaskRecord]()
+# The item this process runs after an item (pytest_runtest_protocol's nextitem), or None.
+NEXT_ITEM = pytest.StashKey["pytest.Item | None"]()
 DEADLINE_KEY = pytest.StashKey[float]()  # time.monotonic() at which pytest-timeout fires
 # pytest-timeout's signal fires at the deadline; allow for the clock reads around it.
 DEADLINE_SLACK = 0.5

@@ -45,3 +45,24 @@ def existing_file(value: str) -> str:
     if not Path(value).is_file():
         raise argparse.ArgumentTypeError(f"no such file: {value}")
     return value
+
+
+DOCKER_SCHEMES = ("unix", "tcp", "ssh", "http", "https", "npipe")
+
+
+def docker_host(value: str) -> str:
+    """argparse type: a Docker engine URL (unix:///path, tcp://host:port, ssh://user@host)."""
+    scheme, separator, rest = value.partition("://")
+    if not separator or scheme not in DOCKER_SCHEMES or not rest:
+        raise argparse.ArgumentTypeError(
+            f"expected a Docker engine URL ({', '.join(s + '://...' for s in DOCKER_SCHEMES[:3])}), got {value!r}"
+        )
+    return value
+
+
+def container_limit(value: str) -> int:
+    """argparse type: containers per engine, at least 2 (an item's agent and check containers)."""
+    number = positive_int(value)
+    if number < 2:
+        raise argparse.ArgumentTypeError(f"expected at least 2 (an item may hold its agent's and its check's container), got {value}")
+    return number

@@ -21,19 +21,21 @@ from pytest_ohbench.collect import DatasetFile, InvalidRow, TaskItem, inside_sui
 from pytest_ohbench.controller import RunController
 from pytest_ohbench.errors import HarnessError, OhbenchWarning, TaskFailed
 from pytest_ohbench.gateway import plugin as gateway_plugin
-from pytest_ohbench.lifecycle import RECORD_KEY, TimeoutWatch, record_for, stopped_by_timeout
+from pytest_ohbench.lifecycle import NEXT_ITEM, RECORD_KEY, TimeoutWatch, record_for, stopped_by_timeout
 from pytest_ohbench.llm import redact
-from pytest_ohbench.options import existing_file, gate_expression, non_negative_float, non_negative_int, positive_int
+from pytest_ohbench.options import container_limit, docker_host, existing_file, gate_expression, non_negative_float, non_negative_int, positive_int
 from pytest_ohbench.outcomes import Outcome
 from pytest_ohbench.report.record import utc_now
 from pytest_ohbench.report.run_folder import RunFolder, new_run_id
 from pytest_ohbench.runtime.docker import controller_id
+from pytest_ohbench.runtime.engines import engine_for_worker
 from pytest_ohbench.session_setup import check_engine, load_baseline, load_llm_sections, prepare_openhands, resume_target
 from pytest_ohbench.settings import build_settings
 from pytest_ohbench.state import STATE_KEY, RunState, run_state
 
 WORKER_RUN_ID = "ohbench_run_id"
 WORKER_CONTROLLER = "ohbench_controller"
+WORKER_DOCKER_HOST = "ohbench_docker_host"
 PREVIOUS_SIGTERM = pytest.StashKey[Any]()
 
 
@@ -97,7 +99,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--ohbench-runtime", dest="ohbench_runtime", default=None, choices=("docker", "local"),
                     help="where tasks run: docker (default), or local: a temp folder and host subprocesses, "
                     "no isolation (prompt and GitTaskBench tasks; ini: ohbench_runtime)")
+    group.addoption("--ohbench-docker-host", dest="ohbench_docker_hosts", action="append", default=[], type=docker_host,
+                    metavar="URL", help="Docker engine to run tasks on (unix://, tcp:// with DOCKER_TLS_*, ssh://); "
+                    "repeat to spread xdist workers over several engines (default: DOCKER_HOST; ini: ohbench_docker_hosts)")
+    group.addoption("--ohbench-max-containers", dest="ohbench_max_containers", type=container_limit, default=None,
+                    metavar="N", help="at most N containers at once per engine, shared by every worker and run on this "
+                    "host (at least 2; default: no limit; ini: ohbench_max_containers)")
     parser.addini("ohbench_agent", "default agent for --agent", default="")
+    parser.addini("ohbench_docker_hosts", "Docker engines for --ohbench-docker-host, one a line", type="linelist", default=[])
+    parser.addini("ohbench_max_containers", "default for --ohbench-max-containers", default="")
     parser.addini("ohbench_runtime", "default for --ohbench-runtime", default="")
     parser.addini("ohbench_limit", "default for --ohbench-limit", default="")
     parser.addini("ohbench_report_dir", "default for --ohbench-report-dir", default="reports")
@@ -135,6 +145,8 @@ def pytest_configure(config: pytest.Config) -> None:
         controller=(workerinput or {}).get(WORKER_CONTROLLER) or controller_id(),
         llms=load_llm_sections(settings),
         resumed=resumed,
+        # A worker is bound to the engine the controller gave it; a serial run uses the first.
+        docker_host=(workerinput or {}).get(WORKER_DOCKER_HOST) if workerinput else (settings.docker_hosts or (None,))[0],
     )
     if agent:
         check_agent(agent, settings.agent)
@@ -172,6 +184,8 @@ def pytest_configure_node(node: Any) -> None:
     """xdist controller: hand the run id to every worker."""
     node.workerinput[WORKER_RUN_ID] = run_state(node.config).run_id
     node.workerinput[WORKER_CONTROLLER] = run_state(node.config).controller
+    hosts = run_state(node.config).settings.docker_hosts
+    node.workerinput[WORKER_DOCKER_HOST] = engine_for_worker(hosts, str(node.workerinput.get("workerid", "")))
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
@@ -279,7 +293,7 @@ def prepare_engine(config: pytest.Config) -> None:
     if state.engine_checked or state.settings.runtime == "local":  # no engine needed on the host
         return
     state.engine_checked = True
-    removed = check_engine()
+    removed = check_engine(state.settings.docker_hosts)
     if removed:
         reporter = config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
@@ -300,9 +314,27 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         pytest.skip(record.error or "run budget spent")
 
 
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    """A check container started for this item and not used (empty patch, agent error) goes."""
+    containers = run_state(item.config).containers
+    if containers is not None:
+        containers.discard(item.nodeid)
+
+
+@pytest.hookimpl(tryfirst=True)  # before the controller's sweep by run label
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Every container this process started is gone before it ends (removals were in the background)."""
+    state = run_state(session.config)
+    if state.containers is not None:
+        state.containers.close()
+        state.containers = None
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
     """--ohbench-retries N: rerun an item whose outcome is a harness error, reporting the last try."""
+    # The next item's check container can start while this one is checked (fixtures.py).
+    item.stash[NEXT_ITEM] = nextitem
     retries = run_state(item.config).settings.retries
     if not isinstance(item, TaskItem) or not retries:
         return None

@@ -79,13 +79,17 @@ def load_llm_sections(settings: Settings) -> dict[str, LLMConfig]:
     return loaded
 
 
-def check_engine() -> list[str]:
-    """The Docker engine answers (else a usage error); remove orphaned containers, named."""
-    try:
-        client = docker_client()
-    except Exception as exc:  # the SDK raises several types for "no engine"
-        raise pytest.UsageError(unreachable_message(exc)) from None
-    try:
-        return remove_orphaned_containers(client)
-    finally:
-        client.close()
+def check_engine(hosts: tuple[str, ...] = ()) -> list[str]:
+    """Every engine answers (else a usage error naming it); remove orphaned containers, named."""
+    removed: list[str] = []
+    for host in hosts or (None,):
+        try:
+            client = docker_client(host)
+        except Exception as exc:  # the SDK raises several types for "no engine"
+            option = f"--ohbench-docker-host {host}: " if host else ""
+            raise pytest.UsageError(option + unreachable_message(exc, host)) from None
+        try:
+            removed += remove_orphaned_containers(client)
+        finally:
+            client.close()
+    return removed

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import pytest
 
 from pytest_ohbench.agents.base import DEFAULT_OPENHANDS_VERSION, AgentSettings
-from pytest_ohbench.options import non_negative_float, non_negative_int, positive_int
+from pytest_ohbench.options import container_limit, docker_host, non_negative_float, non_negative_int, positive_int
 from pytest_ohbench.report.compare import Gate, read_flaky_file
 
 T = TypeVar("T")
@@ -48,6 +48,8 @@ class Settings:
     llm_record: bool = False  # --ohbench-llm-record: cassettes in the run folder
     llm_replay: str | None = None  # --ohbench-llm-replay RUN: answer the LLM from RUN's cassettes
     llm_retries: int = 3  # --ohbench-llm-retries: upstream 429/5xx retried by the gateway
+    docker_hosts: tuple[str, ...] = ()  # --ohbench-docker-host, in order; () means DOCKER_HOST
+    max_containers: int | None = None  # --ohbench-max-containers: per engine, shared by all workers
 
 
 def _ini(config: pytest.Config, name: str, option: str, convert: Callable[[str], T]) -> T | None:
@@ -119,6 +121,8 @@ def build_settings(config: pytest.Config) -> Settings:
         llm_record=bool(config.getoption("ohbench_llm_record")),
         llm_replay=config.getoption("ohbench_llm_replay"),
         llm_retries=_value(config, "ohbench_llm_retries", "--ohbench-llm-retries", non_negative_int, 3),
+        docker_hosts=_docker_hosts(config),
+        max_containers=_value(config, "ohbench_max_containers", "--ohbench-max-containers", container_limit, None),
     )
 
 
@@ -142,3 +146,16 @@ def _flaky(config: pytest.Config) -> tuple[str, ...]:
         except (OSError, UnicodeDecodeError) as exc:
             raise pytest.UsageError(f"--ohbench-flaky {name}: cannot read it: {exc}") from None
     return tuple(patterns)
+
+
+def _docker_hosts(config: pytest.Config) -> tuple[str, ...]:
+    """The engines: every --ohbench-docker-host, else the ini's ohbench_docker_hosts lines (duplicates dropped)."""
+    hosts = list(config.getoption("ohbench_docker_hosts") or ())
+    if not hosts:
+        for line in config.getini("ohbench_docker_hosts") or ():
+            if str(line).strip():
+                try:
+                    hosts.append(docker_host(str(line).strip()))
+                except argparse.ArgumentTypeError as exc:
+                    raise pytest.UsageError(f"ini option ohbench_docker_hosts (for --ohbench-docker-host): {exc}") from None
+    return tuple(dict.fromkeys(hosts))

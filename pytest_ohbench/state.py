@@ -9,6 +9,7 @@ import pytest
 
 from pytest_ohbench.llm import LLMConfig
 from pytest_ohbench.report.run_folder import RunFolder
+from pytest_ohbench.runtime.containers import ContainerManager
 from pytest_ohbench.settings import Settings
 
 
@@ -26,6 +27,8 @@ class RunState:
     resumed: dict[str, str] = dataclasses.field(default_factory=dict)  # nodeid -> judged outcome kept
     tasks_collected: int = 0
     engine_checked: bool = False  # the Docker engine was checked (and orphans swept) this run
+    docker_host: str | None = None  # this process's engine (an xdist worker is bound to one); None: DOCKER_HOST
+    containers: ContainerManager | None = None  # this process's containers (made on first use)
 
     @property
     def agent(self) -> str | None:

@@ -257,6 +257,7 @@ class PatchTestsChecker:
     """SWE-style tasks: the agent's patch against the instance's tests, in a fresh container."""
 
     spec_type: ClassVar[type[PatchTestsSpec]] = PatchTestsSpec
+    prestart: ClassVar[bool] = True  # judges in a fresh container: it may be started while the agent runs
 
     def check(self, context: CheckContext) -> CheckResult:
         if is_empty_patch(context.patch):

@@ -11,6 +11,7 @@ import tarfile
 import time
 import uuid
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import docker
 import docker.errors
@@ -32,16 +33,19 @@ OOM_COUNTERS = ("/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oo
 _OOM_KILL = re.compile(rb"^oom_kill (\d+)$", re.MULTILINE)
 
 
-def docker_client() -> docker.DockerClient:
-    """A client for the engine named by DOCKER_HOST (default socket); raises if unreachable."""
-    client = docker.from_env(timeout=300)
+def docker_client(host: str | None = None) -> docker.DockerClient:
+    """A client for the engine at `host` (a DOCKER_HOST-style URL: unix, tcp with the
+    DOCKER_TLS_* settings, ssh), by default DOCKER_HOST's; raises if unreachable."""
+    environment = {**os.environ, "DOCKER_HOST": host} if host else None
+    # ssh:// through the system's ssh client (its config and agent), not paramiko.
+    client = docker.from_env(timeout=300, environment=environment, use_ssh_client=bool(host and host.startswith("ssh://")))
     client.ping()
     return client
 
 
-def unreachable_message(exc: BaseException) -> str:
+def unreachable_message(exc: BaseException, host: str | None = None) -> str:
     """One line saying no Docker engine answers, where, why, and what to do."""
-    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    host = host or os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
     reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
     return f"Docker engine unreachable at {host} ({reason}); start dockerd or run scripts/bootstrap.sh"
 
@@ -62,6 +66,7 @@ class DockerRuntime:
         api = container.client.api if container.client is not None else None
         self.channel = ChannelHolder(api, container.id or "")
         self.oom_kills = 0  # OOM kills already accounted to earlier commands
+        self.slots: list[Any] = []  # engines.Slot places held on a limited engine until removal
 
     @classmethod
     def start(
