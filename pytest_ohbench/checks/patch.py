@@ -8,6 +8,8 @@ not trusted.
 from __future__ import annotations
 
 import dataclasses
+import re
+import secrets
 import shlex
 from pathlib import Path
 from typing import ClassVar
@@ -22,7 +24,8 @@ from pytest_ohbench.checks.logparsers import get_parser, parse_pytest_junit
 from pytest_ohbench.errors import HarnessError
 from pytest_ohbench.outcomes import Outcome
 from pytest_ohbench.runtime.base import Runtime
-from pytest_ohbench.runtime.workspace import strip_history
+from pytest_ohbench.runtime.local import host_path
+from pytest_ohbench.runtime.workspace import STRIP_HISTORY
 from pytest_ohbench.suite import TestSettings
 from pytest_ohbench.tasks.model import PatchTestsSpec, Task
 
@@ -105,46 +108,124 @@ def _last_line(output: str) -> str:
     return (output.strip().splitlines() or ["no output"])[-1].strip()
 
 
-def apply_agent_patch(runtime: Runtime, patch: str, log_dir: Path) -> tuple[str | None, str]:
-    """Apply `patch` in the workspace: (the command that worked or None, why the first failed).
+# One script prepares the check container (one round-trip instead of five): strip the
+# history after the base commit, apply the agent's patch with each command in turn (undoing
+# a failed attempt's partial work, only the patch's own files), put the test files back to
+# base and apply the test patch. Each step's output ends with a line `<token> <step> <exit>`;
+# the token is random per check, so no output can fake a step's end.
+# $1 token, $2 base commit ("" for none), $3 1 when there is an agent patch.
+PREPARE = r"""
+set -u
+token=$1; base=$2; has_patch=$3
+mark() { printf '\n%s %s %s\n' "$token" "$1" "$2"; }
+if [ -n "$base" ]; then
+  bash -c "$STRIP" strip "$base" 2>&1; code=$?; mark strip $code
+  [ $code = 0 ] || exit 0
+fi
+if [ "$has_patch" = 1 ]; then
+  applied=
+  for step in 0 1 2; do
+    eval "command=\$APPLY_$step"
+    bash -c "$command" 2>&1; code=$?; mark apply$step $code
+    if [ $code = 0 ]; then applied=1; break; fi
+    bash -c "$REVERT" >/dev/null 2>&1
+  done
+  [ -n "$applied" ] || exit 0
+fi
+bash -c "$RESTORE && git apply --verbose $TEST_PATCH" 2>&1; mark test_patch $?
+"""
+PREPARE_TIMEOUT = 600 + 4 * 120  # the history strip, then three applies and the test patch (as when run one by one)
 
-    The cause is the last line of the strict `git apply`, e.g. `error: corrupt patch at
-    line 8`; every attempt's output is in apply.log.
-    """
-    runtime.write_file(PATCH_PATH, patch if patch.endswith("\n") else patch + "\n")
-    log = []
-    cause = ""
-    for command in APPLY_COMMANDS:
-        result = runtime.execute(command, timeout=120)
-        log.append(f"$ {command}\n(exit {result.exit_code})\n{result.output}")
-        if result.exit_code == 0:
-            _log(log_dir, "apply.log", "\n".join(log))
-            return command, ""
-        cause = cause or f"{command.split(' --')[0]}: {_last_line(result.output)}"
-        # Undo partial work (--reject leaves hunks applied) before the next attempt; only
-        # the patch's own files, since images may hold untracked build products.
-        runtime.execute(_revert_files_command(_touched_files(patch)), timeout=120)
-    _log(log_dir, "apply.log", "\n".join(log))
-    return None, cause
+
+@dataclasses.dataclass
+class Prepared:
+    """What the preparation script did: which apply command worked, why the first failed, the test files."""
+
+    applied: str | None  # the command that applied the agent's patch (None: none did, or no patch)
+    cause: str = ""  # the strict `git apply`'s last line when no command applied the patch
+    test_files: list[str] = dataclasses.field(default_factory=list)
 
 
-def reset_and_apply_tests(runtime: Runtime, task: Task, spec: PatchTestsSpec, log_dir: Path) -> list[str]:
-    """Put the test files back to the base commit, then apply the test patch; its files."""
-    files = patch_files(spec.test_patch)
+def _steps(output: str, token: str) -> list[tuple[str, int, str]]:
+    """(step, exit code, its output) from the preparation script's marked output."""
+    steps = []
+    rest = output
+    pattern = re.compile(rf"\n{token} (\w+) (-?\d+)\n")
+    while (match := pattern.search(rest)) is not None:
+        steps.append((match.group(1), int(match.group(2)), rest[: match.start()]))
+        rest = rest[match.end():]
+    return steps
+
+
+def _restore_tests_command(task: Task, files: list[str]) -> str:
+    """Put `files` back as at the base commit; files the test patch creates do not exist there:
+    remove whatever the agent put in their place."""
     quoted = " ".join(shlex.quote(f) for f in files)
-    # Files the test patch creates do not exist at base: remove whatever the agent put there.
-    restore = (
+    base = shlex.quote(task.base_commit)
+    return (
         f"for f in {quoted}; do "
-        f'if git cat-file -e {shlex.quote(task.base_commit)}:"$f" 2>/dev/null; '
-        f'then git checkout {shlex.quote(task.base_commit)} -- "$f"; else rm -f -- "$f"; fi; done'
+        f'if git cat-file -e {base}:"$f" 2>/dev/null; '
+        f'then git checkout {base} -- "$f"; else rm -f -- "$f"; fi; done'
     )
-    runtime.write_file(TEST_PATCH_PATH, spec.test_patch if spec.test_patch.endswith("\n") else spec.test_patch + "\n")
-    result = runtime.execute(f"{restore} && git apply --verbose {TEST_PATCH_PATH}", timeout=120)
-    _log(log_dir, "test_patch.log", result.output)
-    if result.exit_code != 0:
-        last = (result.output.strip().splitlines() or ["no output"])[-1]
+
+
+def prepare_check(runtime: Runtime, task: Task, spec: PatchTestsSpec, patch: str, log_dir: Path) -> Prepared:
+    """Strip the history, apply `patch` (if any) and the test patch, in one script.
+
+    Both patches go in with one archive. The apply commands are the SWE-bench harness's,
+    in its order; apply.log and test_patch.log hold each step's output, as before.
+    """
+    has_patch = not is_empty_patch(patch)
+    files = patch_files(spec.test_patch)
+    patch_path, test_patch_path = host_path(runtime, PATCH_PATH), host_path(runtime, TEST_PATCH_PATH)
+    uploads: dict[str, str | bytes] = {TEST_PATCH_PATH: spec.test_patch if spec.test_patch.endswith("\n") else spec.test_patch + "\n"}
+    if has_patch:
+        uploads[PATCH_PATH] = patch if patch.endswith("\n") else patch + "\n"
+    runtime.write_files(uploads)
+    commands = [command.replace(PATCH_PATH, patch_path) for command in APPLY_COMMANDS]
+    env = {
+        "STRIP": STRIP_HISTORY,
+        "REVERT": _revert_files_command(_touched_files(patch)) if has_patch else "true",
+        "RESTORE": _restore_tests_command(task, files),
+        "TEST_PATCH": shlex.quote(test_patch_path),
+        **{f"APPLY_{index}": command for index, command in enumerate(commands)},
+    }
+    token = secrets.token_hex(12)
+    script = f"bash -c {shlex.quote(PREPARE)} prepare {token} {shlex.quote(task.base_commit or '')} {int(has_patch)}"
+    result = runtime.execute(script, timeout=PREPARE_TIMEOUT, env=env)
+    steps = _steps(result.output, token)
+    done = {name for name, _, _ in steps}
+    if result.timed_out:
+        raise HarnessError(Outcome.INFRA_ERROR, f"preparing the check container ran past {PREPARE_TIMEOUT}s")
+    for name, code, output in steps:
+        if name == "strip" and code != 0:
+            last = (output.strip().splitlines() or [f"exit {code}"])[-1]
+            raise HarnessError(Outcome.INFRA_ERROR, f"cannot strip the workspace's git history after the base commit: {last}")
+    applied: str | None = None
+    cause = ""
+    if has_patch:
+        log = []
+        for name, code, output in steps:
+            if name.startswith("apply"):
+                command = APPLY_COMMANDS[int(name[5:])]
+                log.append(f"$ {command}\n(exit {code})\n{output}")
+                if code == 0:
+                    applied = command
+                cause = cause or (f"{command.split(' --')[0]}: {_last_line(output)}" if code else "")
+        _log(log_dir, "apply.log", "\n".join(log))
+        if applied is None:
+            if "apply2" not in done:  # the script stopped early: say how
+                cause = cause or f"the check's preparation ended early: {_last_line(result.output)}"
+            return Prepared(None, cause)
+    test_step = next(((code, output) for name, code, output in steps if name == "test_patch"), None)
+    if test_step is None:
+        raise HarnessError(Outcome.INFRA_ERROR, f"{task.location}: the check's preparation ended early: {_last_line(result.output)}")
+    code, output = test_step
+    _log(log_dir, "test_patch.log", output)
+    if code != 0:
+        last = (output.strip().splitlines() or ["no output"])[-1]
         raise HarnessError(Outcome.INFRA_ERROR, f"{task.location}: test_patch does not apply at base_commit: {last}")
-    return files
+    return Prepared(applied, cause, files)
 
 
 def _test_command(task: Task, spec: PatchTestsSpec, settings: TestSettings, test_files: list[str]) -> str:
@@ -217,19 +298,17 @@ def check_patch(
     assert isinstance(spec, PatchTestsSpec)
     rule = skip_rule or settings.skipped_p2p
     details = {"skip_rule": rule}
-    # The agent's code runs in this container too: it must not find the real fix in git.
-    if task.base_commit:
-        strip_history(runtime, task.base_commit)
     graded_patch, aside = set_aside(patch, Infrastructure.for_suite(settings.infrastructure))
     notes = [f"set aside as test infrastructure: {', '.join(aside)}"] if aside else []
     if aside:
         _log(log_dir, "set_aside.txt", "\n".join(aside) + "\n")
-    if not is_empty_patch(graded_patch):
-        applied, cause = apply_agent_patch(runtime, graded_patch, log_dir)
-        if applied is None:
-            detail = "; ".join([f"git apply, git apply --reject and patch all failed; {cause}", *notes])
-            return CheckResult(Outcome.PATCH_APPLY_FAILED, detail=detail, details=details, set_aside=aside)
-    test_files = reset_and_apply_tests(runtime, task, spec, log_dir)
+    # The agent's code runs in this container too: the script first strips the git history
+    # after the base commit, so the real fix cannot be found there.
+    prepared = prepare_check(runtime, task, spec, graded_patch, log_dir)
+    if not is_empty_patch(graded_patch) and prepared.applied is None:
+        detail = "; ".join([f"git apply, git apply --reject and patch all failed; {prepared.cause}", *notes])
+        return CheckResult(Outcome.PATCH_APPLY_FAILED, detail=detail, details=details, set_aside=aside)
+    test_files = prepared.test_files
     run = run_tests(runtime, task, spec, settings, test_files, test_timeout, log_dir)
     if run.timed_out:
         detail = f"the tests ran past {test_timeout:g}s"

@@ -37,6 +37,10 @@ class Runtime(Protocol):
         """Create or replace the file at the absolute `path`."""
         ...
 
+    def write_files(self, files: dict[str, str | bytes]) -> None:
+        """Create or replace several files (absolute paths, parents exist) in one transfer."""
+        ...
+
     def read_file(self, path: str) -> bytes:
         """Contents of the file at the absolute `path` (FileNotFoundError if missing)."""
         ...

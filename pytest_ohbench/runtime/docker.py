@@ -169,14 +169,22 @@ class DockerRuntime:
 
     def write_file(self, path: str, content: str | bytes, mode: int = 0o644) -> None:
         """Create or replace an absolute `path` in the container (parents must exist)."""
-        data = content.encode() if isinstance(content, str) else content
-        target = PurePosixPath(path)
+        self.write_files({path: content}, mode)
+
+    def write_files(self, files: dict[str, str | bytes], mode: int = 0o644) -> None:
+        """Create or replace absolute paths in the container (parents must exist): one archive, one request."""
+        targets = {PurePosixPath(path): content for path, content in files.items()}
+        parents = {target.parent for target in targets}
+        # One folder: names relative to it (as before); several: relative to / (the tar keeps the paths).
+        root = next(iter(parents)) if len(parents) == 1 else PurePosixPath("/")
         buffer = io.BytesIO()
         with tarfile.open(fileobj=buffer, mode="w") as archive:
-            info = tarfile.TarInfo(target.name)
-            info.size, info.mode, info.mtime = len(data), mode, int(time.time())
-            archive.addfile(info, io.BytesIO(data))
-        self.container.put_archive(str(target.parent), buffer.getvalue())
+            for target, content in targets.items():
+                data = content.encode() if isinstance(content, str) else content
+                info = tarfile.TarInfo(str(target.relative_to(root)))
+                info.size, info.mode, info.mtime = len(data), mode, int(time.time())
+                archive.addfile(info, io.BytesIO(data))
+        self.container.put_archive(str(root), buffer.getvalue())
 
     def read_file(self, path: str) -> bytes:
         """Contents of an absolute `path` in the container."""

@@ -125,6 +125,11 @@ class LocalRuntime:
         target.write_bytes(content.encode() if isinstance(content, str) else content)
         target.chmod(mode)
 
+    def write_files(self, files: dict[str, str | bytes]) -> None:
+        """Create or replace the files standing for the paths of `files`."""
+        for path, content in files.items():
+            self.write_file(path, content)
+
     def read_file(self, path: str) -> bytes:
         """Contents of the file standing for `path`."""
         target = Path(self.path(path))

@@ -29,7 +29,7 @@ def extract_patch(runtime: Runtime, base_commit: str) -> str:
 # every ref but HEAD's branch (tags, remotes, stash, notes, replace refs), reflogs, special
 # heads, other worktrees and, when any object is unreachable from what is left, the objects
 # themselves (repack + prune). $1 is the base commit ("" for HEAD). Exit 3/4: bad image.
-_STRIP_HISTORY = r"""
+STRIP_HISTORY = r"""
 set -u
 git rev-parse --is-inside-work-tree >/dev/null 2>&1 || { echo "not a git repository: nothing to strip"; exit 0; }
 gitdir=$(git rev-parse --absolute-git-dir)
@@ -71,7 +71,7 @@ def strip_history(runtime: Runtime, base_commit: str) -> str:
     `git log --all`. Runs before the agent starts; a workspace that is not a repository is
     left alone. Returns git's note (e.g. how many objects were pruned).
     """
-    result = runtime.execute(f"bash -c {shlex.quote(_STRIP_HISTORY)} strip {shlex.quote(base_commit)}", timeout=600)
+    result = runtime.execute(f"bash -c {shlex.quote(STRIP_HISTORY)} strip {shlex.quote(base_commit)}", timeout=600)
     if result.exit_code != 0:
         last = (result.output.strip().splitlines() or [f"exit {result.exit_code}"])[-1]
         raise HarnessError(Outcome.INFRA_ERROR, f"cannot strip the workspace's git history after the base commit: {last}")
