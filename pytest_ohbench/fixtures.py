@@ -31,7 +31,7 @@ from pytest_ohbench.report.record import TaskRecord, bounded, format_verdict
 from pytest_ohbench.runtime.base import Runtime
 from pytest_ohbench.runtime.containers import ContainerManager
 from pytest_ohbench.runtime.docker import DockerRuntime, docker_client, unreachable_message
-from pytest_ohbench.runtime.engines import EngineSlots
+from pytest_ohbench.runtime.engines import EngineSlots, engine_label
 from pytest_ohbench.runtime.images import resolve_image
 from pytest_ohbench.runtime.local import start_local
 from pytest_ohbench.runtime.workspace import extract_patch, strip_history
@@ -130,9 +130,14 @@ def prestarts_check(task: Task) -> bool:
 
 @pytest.fixture
 def ohbench_image(
-    ohbench_task: Task, ohbench_suite: SuiteConfig, ohbench_docker: docker.DockerClient, ohbench_record: TaskRecord
+    pytestconfig: pytest.Config,
+    ohbench_task: Task,
+    ohbench_suite: SuiteConfig,
+    ohbench_docker: docker.DockerClient,
+    ohbench_record: TaskRecord,
 ) -> str:
-    """The task's image name, found, loaded, pulled or built (once per content hash)."""
+    """The task's image name, found, loaded, pulled or built (once per content hash) on this process's engine."""
+    ohbench_record.engine = engine_label(run_state(pytestconfig).docker_host)
     with stage(ohbench_record, "image"):
         try:
             resolved = resolve_image(ohbench_docker, ohbench_task, ohbench_suite, {"ohbench.run_id": ohbench_record.run_id})

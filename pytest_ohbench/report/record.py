@@ -49,6 +49,7 @@ class TaskRecord:
     image: str | None = None
     image_id: str | None = None  # the engine's id of `image`
     image_source: str | None = None  # how it was obtained: local, loaded, pulled, build, cached
+    engine: str = ""  # the Docker engine the item ran on (an --ohbench-docker-host URL); "" without one
     patch: str = ""
     tests: dict[str, str] = dataclasses.field(default_factory=dict)  # test name -> status
     set_aside: list[str] = dataclasses.field(default_factory=list)  # agent-changed test infrastructure, not graded
