@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -141,6 +142,7 @@ def agent_names() -> list[str]:
     return sorted(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP))
 
 
+@functools.cache  # scanning the installed distributions costs tens of ms, once per item otherwise
 def load_agent(name: str) -> type[BaseAgent]:
     """The registered agent `name`, imported only now (some pull in heavy libraries)."""
     matches = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == name]

@@ -8,6 +8,7 @@ registry for the checker whose `spec_type` matches the task's spec.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from importlib.metadata import entry_points
@@ -63,6 +64,7 @@ class Checker(Protocol):
     def check(self, context: CheckContext) -> CheckResult: ...
 
 
+@functools.cache  # scanning the installed distributions costs tens of ms, once per item otherwise
 def checkers() -> dict[str, type[Checker]]:
     """The registered checkers by entry-point name (imported now)."""
     return {ep.name: ep.load() for ep in entry_points(group=ENTRY_POINT_GROUP)}

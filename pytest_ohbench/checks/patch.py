@@ -12,7 +12,7 @@ import re
 import secrets
 import shlex
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import unidiff
 
@@ -61,6 +61,7 @@ class RunReport:
     exit_code: int = 0
     problem: str | None = None  # why no result is trusted (then statuses is empty)
     oom_killed: bool = False
+    seconds: float = 0.0  # how long the test command ran
 
 
 def _strip_prefix(path: str) -> str:
@@ -265,7 +266,9 @@ def run_tests(
     result = runtime.execute((ISOLATION if junit else "") + command, timeout=timeout)
     _log(log_dir, "test_output.txt", f"$ {command}\n(exit {result.exit_code}, {result.duration:.1f}s)\n{result.output}")
     if result.timed_out or result.oom_killed:
-        return RunReport({}, timed_out=result.timed_out, exit_code=result.exit_code, oom_killed=result.oom_killed)
+        return RunReport(
+            {}, timed_out=result.timed_out, exit_code=result.exit_code, oom_killed=result.oom_killed, seconds=result.duration
+        )
     report_path = JUNIT_PATH if junit else settings.report_file
     text = result.output
     if report_path:
@@ -275,10 +278,10 @@ def run_tests(
         except FileNotFoundError:
             text = ""
     if parser is not None:
-        return RunReport(parser(text), exit_code=result.exit_code)
+        return RunReport(parser(text), exit_code=result.exit_code, seconds=result.duration)
     statuses = parse_pytest_junit(text, [*spec.fail_to_pass, *spec.pass_to_pass])
     problem = report_problem(result.exit_code, statuses or {}, statuses is not None)
-    return RunReport({} if problem else statuses or {}, exit_code=result.exit_code, problem=problem)
+    return RunReport({} if problem else statuses or {}, exit_code=result.exit_code, problem=problem, seconds=result.duration)
 
 
 def check_patch(
@@ -297,7 +300,7 @@ def check_patch(
     spec = task.check
     assert isinstance(spec, PatchTestsSpec)
     rule = skip_rule or settings.skipped_p2p
-    details = {"skip_rule": rule}
+    details: dict[str, Any] = {"skip_rule": rule}
     graded_patch, aside = set_aside(patch, Infrastructure.for_suite(settings.infrastructure))
     notes = [f"set aside as test infrastructure: {', '.join(aside)}"] if aside else []
     if aside:
@@ -310,6 +313,7 @@ def check_patch(
         return CheckResult(Outcome.PATCH_APPLY_FAILED, detail=detail, details=details, set_aside=aside)
     test_files = prepared.test_files
     run = run_tests(runtime, task, spec, settings, test_files, test_timeout, log_dir)
+    details["test_seconds"] = round(run.seconds, 3)  # the tests' own time: the rest of the item is overhead
     if run.timed_out:
         detail = f"the tests ran past {test_timeout:g}s"
         return CheckResult(Outcome.TEST_TIMEOUT, detail=detail, details=details, set_aside=aside)
