@@ -40,7 +40,7 @@ def run_once(python: str, reports: Path, run_id: str) -> list[dict]:
 def describe(name: str, records: list[dict]) -> None:
     totals = [r["durations"]["total"] for r in records]
     tests = [r["check"].get("test_seconds") for r in records]
-    known = [(total, test) for total, test in zip(totals, tests) if test is not None]
+    known = [(total, test) for total, test in zip(totals, tests, strict=True) if test is not None]
     overheads = [total - test for total, test in known]
     print(f"  {name}: {len(records)} items, outcomes {sorted({r['outcome'] for r in records})}")
     print(f"    item time      median {statistics.median(totals):.3f} s  (min {min(totals):.3f}, max {max(totals):.3f})")

@@ -56,7 +56,11 @@ class ContainerManager:
             want_check = check_starter is not None
         if slots is None:
             slots = self._acquire(2 if want_check else 1)
-        runtime = self._started(starter, slots[:1])
+        try:
+            runtime = self._started(starter, slots[:1])
+        except BaseException:
+            self._release(slots[1:])
+            raise
         if want_check and check_starter is not None:
             self._start_ahead(key, check_starter, slots[1:])
         else:
@@ -93,6 +97,9 @@ class ContainerManager:
                 return future.result()
             except Exception:
                 pass  # it failed in the background: start it here, where the error is reported
+            except BaseException:  # the item's time limit struck while waiting: remove it once started
+                self._track(self._executor.submit(self._remove_started, future))
+                raise
         return self._started(starter, self._acquire(1))
 
     # --- removing ----------------------------------------------------------------------
