@@ -1,7 +1,8 @@
 """Several Docker engines: workers spread over them, a container limit per engine.
 
-The second engine is a real dockerd of its own (own data root, exec root, pid file and unix
-socket; no bridge, no iptables) started for this module, with the base image loaded into it.
+The second engine is a real dockerd of its own (own data root, exec root, pid file, unix
+socket and network namespace; no bridge, no iptables) started for this module, with the
+base image loaded into it.
 """
 
 from __future__ import annotations
@@ -30,15 +31,20 @@ FIRST = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
 @pytest.fixture(scope="module")
 def second_engine(base_image: str) -> Iterator[str]:
     """The URL of a second dockerd on its own unix socket, holding the base image."""
-    if shutil.which("dockerd") is None or os.geteuid() != 0:
-        _unavailable("a second engine needs dockerd and root")
+    if shutil.which("dockerd") is None or shutil.which("unshare") is None or os.geteuid() != 0:
+        _unavailable("a second engine needs dockerd, unshare and root")
     # Short paths: containerd's socket lives below the exec root (unix socket paths are short).
+    bridge = Path("/sys/class/net/docker0")
+    had_bridge = bridge.exists()
     folder = Path(tempfile.mkdtemp(prefix="ohb-e2-", dir="/tmp"))
     (folder / "daemon.json").write_text("{}")  # not the host's /etc/docker/daemon.json
     socket = f"unix://{folder}/d.sock"
     log = (folder / "dockerd.log").open("wb")
+    # Its own network namespace: a dockerd started with --bridge=none deletes the host's
+    # docker0 interface (moby removes the default bridge it will not use), which the first
+    # engine's bridge-networked containers need.
     daemon = subprocess.Popen(
-        ["dockerd", "--config-file", str(folder / "daemon.json"), "--data-root", str(folder / "data"),
+        ["unshare", "--net", "dockerd", "--config-file", str(folder / "daemon.json"), "--data-root", str(folder / "data"),
          "--exec-root", str(folder / "x"), "--pidfile", str(folder / "d.pid"), "-H", socket,
          "--bridge=none", "--iptables=false"],
         stdout=log, stderr=subprocess.STDOUT,
@@ -71,6 +77,7 @@ def second_engine(base_image: str) -> Iterator[str]:
             daemon.wait()
         log.close()
         shutil.rmtree(folder, ignore_errors=True)
+    assert bridge.exists() == had_bridge, "the second engine changed the host's docker0"
 
 
 def test_workers_spread_round_robin() -> None:

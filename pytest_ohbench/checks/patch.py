@@ -263,15 +263,26 @@ def run_tests(
         raise HarnessError(Outcome.INFRA_ERROR, f"suite.yaml test.parser: {exc}") from None
     if settings.report_file:
         runtime.execute(f"rm -f {shlex.quote(settings.report_file)}")
-    result = runtime.execute((ISOLATION if junit else "") + command, timeout=timeout)
-    _log(log_dir, "test_output.txt", f"$ {command}\n(exit {result.exit_code}, {result.duration:.1f}s)\n{result.output}")
+    # The JUnit report comes back after the output, behind a random marker: one round-trip
+    # fewer than fetching the file. On its own line, so a comment in the command cannot swallow it.
+    token = secrets.token_hex(12)
+    reported = f"\nohbench_code=$?; printf '\\n{token} report\\n'; cat {JUNIT_PATH} 2>/dev/null; exit $ohbench_code" if junit else ""
+    result = runtime.execute((ISOLATION if junit else "") + command + reported, timeout=timeout)
+    output, report = result.output, None
+    if junit and (at := output.rfind(f"\n{token} report\n")) >= 0:  # the last one: ours comes after the tests
+        output, report = output[:at], output[at + len(token) + 9:]
+    _log(log_dir, "test_output.txt", f"$ {command}\n(exit {result.exit_code}, {result.duration:.1f}s)\n{output}")
     if result.timed_out or result.oom_killed:
         return RunReport(
             {}, timed_out=result.timed_out, exit_code=result.exit_code, oom_killed=result.oom_killed, seconds=result.duration
         )
     report_path = JUNIT_PATH if junit else settings.report_file
-    text = result.output
-    if report_path:
+    text = output
+    if report is not None:
+        text = report
+        if report:
+            _log(log_dir, Path(JUNIT_PATH).name, report)
+    elif report_path:
         try:
             text = runtime.read_file(report_path).decode("utf-8", errors="replace")
             _log(log_dir, Path(report_path).name, text)
