@@ -28,7 +28,8 @@ SUITE = ROOT / "suites" / "examples" / "swe"
 
 def run_once(python: str, reports: Path, run_id: str) -> list[dict]:
     """One serial oracle run of the bundled suite; its records."""
-    command = [python, "-m", "pytest", str(SUITE), "--agent", "oracle", "-p", "no:cacheprovider", "-q",
+    # -P: the checkout the interpreter's venv has installed, not the one in the current directory.
+    command = [python, "-P", "-m", "pytest", str(SUITE), "--agent", "oracle", "-p", "no:cacheprovider", "-q",
                "--ohbench-report-dir", str(reports), "--ohbench-run-id", run_id, "--ohbench-progress", "0"]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     results = reports / run_id / "results.jsonl"
