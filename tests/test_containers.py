@@ -69,7 +69,7 @@ def test_a_failed_start_ahead_is_retried_where_its_error_is_seen(
 ) -> None:
     manager = ContainerManager()
     manager.start_ahead("item-1", starter(docker_client, "ohbench-test/no-such-image:none", run_id, "bad"))
-    with pytest.raises(docker.errors.ImageNotFound):
+    with pytest.raises(docker.errors.APIError):  # not found, or the pull the SDK then tries fails
         manager.check_container("item-1", starter(docker_client, "ohbench-test/no-such-image:none", run_id, "bad"))
     check = manager.check_container("item-2", starter(docker_client, base_image, run_id, "check-2"))
     manager.remove_later(check)

@@ -215,8 +215,8 @@ def prepare_check(runtime: Runtime, task: Task, spec: PatchTestsSpec, patch: str
                 cause = cause or (f"{command.split(' --')[0]}: {_last_line(output)}" if code else "")
         _log(log_dir, "apply.log", "\n".join(log))
         if applied is None:
-            if "apply2" not in done:  # the script stopped early: say how
-                cause = cause or f"the check's preparation ended early: {_last_line(result.output)}"
+            if "apply2" not in done:  # the script stopped before every command was tried: not a verdict
+                raise HarnessError(Outcome.INFRA_ERROR, f"the check's preparation ended early: {_last_line(result.output)}")
             return Prepared(None, cause)
     test_step = next(((code, output) for name, code, output in steps if name == "test_patch"), None)
     if test_step is None:
