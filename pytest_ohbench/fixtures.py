@@ -220,7 +220,7 @@ def ohbench_agent(pytestconfig: pytest.Config, ohbench_llm: LLMConfig | None) ->
     state = run_state(pytestconfig)
     name = state.agent
     if not name:
-        raise pytest.UsageError("no agent chosen: pass --agent NAME")
+        raise pytest.UsageError("no agent chosen: pass --llm-config SECTION (OpenHands) or --agent NAME")
     agent = load_agent(name)(state.settings.agent)
     if agent.needs_llm and ohbench_llm is None:
         raise HarnessError(Outcome.AGENT_ERROR, f"--agent {name} needs a model: pass --llm-config NAME")

@@ -48,7 +48,7 @@ PREVIOUS_SIGTERM = pytest.StashKey[Any]()
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("ohbench", "coding-agent benchmarks (pytest-ohbench)")
     group.addoption("--agent", dest="ohbench_agent", default=None,
-                    help="agent to run on every task: oracle, noop, replay, ... (ini: ohbench_agent)")
+                    help="agent to run on every task: openhands (the default with --llm-config), oracle, noop, replay, ... (ini: ohbench_agent)")
     group.addoption("--ohbench-predictions", dest="ohbench_predictions", type=existing_file, default=None,
                     help="predictions for --agent replay: SWE-bench predictions JSON/JSONL or OpenHands output.jsonl")
     group.addoption("--ohbench-limit", "--eval-n-limit", dest="ohbench_limit", type=positive_int, default=None,
@@ -271,7 +271,10 @@ class BadRowTolerance:
             session.config.option.continue_on_collection_errors = True
 
 
-NO_AGENT = "no agent chosen: pass --agent NAME (e.g. oracle, noop, replay)"
+NO_AGENT = (
+    "no agent chosen: pass --llm-config SECTION to run OpenHands with that model, "
+    "or --agent NAME (e.g. oracle, noop, replay)"
+)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

@@ -19,6 +19,7 @@ from pytest_ohbench.agents.base import DEFAULT_OPENHANDS_VERSION, AgentSettings
 from pytest_ohbench.options import non_negative_float, non_negative_int, perf_criterion, perf_repeats, positive_int
 from pytest_ohbench.report.compare import Gate, read_flaky_file
 
+DEFAULT_LLM_AGENT = "openhands"  # the agent of `--llm-config X` without --agent
 T = TypeVar("T")
 D = TypeVar("D")
 
@@ -109,12 +110,14 @@ def build_settings(config: pytest.Config) -> Settings:
     )
     resume = config.getoption("ohbench_resume")
     tars = config.getoption("ohbench_image_tars")
+    llm_sections = tuple(config.getoption("ohbench_llm_configs") or ())
     return Settings(
-        agent_name=_text(config, "ohbench_agent") or None,
+        # A model and no agent: OpenHands, the agent this harness is built around.
+        agent_name=_text(config, "ohbench_agent") or (DEFAULT_LLM_AGENT if llm_sections else None),
         agent=agent,
         report_dir=_path(config, _text(config, "ohbench_report_dir") or "reports"),
         run_id=config.getoption("ohbench_run_id"),
-        llm_sections=tuple(config.getoption("ohbench_llm_configs") or ()),
+        llm_sections=llm_sections,
         config_path=_path(config, _text(config, "ohbench_config") or "config.toml"),
         hints=bool(config.getoption("ohbench_hints")) or _env_flag("USE_HINT_TEXT"),
         limit=_value(config, "ohbench_limit", "--ohbench-limit", positive_int, None),

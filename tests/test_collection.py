@@ -60,7 +60,7 @@ def test_bad_option_values_are_usage_errors(pytester: pytest.Pytester) -> None:
     result.stderr.fnmatch_lines(["*--ohbench-limit/--eval-n-limit: expected a number >= 1, got 0*"])
     result = pytester.runpytest_subprocess("suite")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*no agent chosen: pass --agent NAME*"])
+    result.stderr.fnmatch_lines(["*no agent chosen: pass --llm-config SECTION to run OpenHands with that model, or --agent NAME*"])
     result = pytester.runpytest_subprocess("suite", "--agent", "replay")
     result.stderr.fnmatch_lines(["*--agent replay needs --ohbench-predictions FILE*"])
 

@@ -51,7 +51,8 @@ def run(pytester: pytest.Pytester, scripts: list[dict[str, Any]], *args: str) ->
             f'[llm]\napi_key = "{SECRET}"\nbase_url = "{server.base_url}"\nnum_retries = 0\n\n'
             '[llm.gpt]\nmodel = "openai/gpt-4o"\ninput_cost_per_token = 0.000001\noutput_cost_per_token = 0.000002\n'
         )
-        result = pytester.runpytest_subprocess("suites", "--agent", "openhands", "--llm-config", "gpt", *args)
+        # No --agent: a model alone runs OpenHands.
+        result = pytester.runpytest_subprocess("suites", "--llm-config", "gpt", *args)
         # The real key reached the upstream only from the gateway; OpenHands held a token.
         assert {r["auth_sha256"] for r in server.requests} <= {credential_hash(f"Bearer {SECRET}")}
     lines = (pytester.path / "reports" / "latest" / "results.jsonl").read_text().splitlines()
