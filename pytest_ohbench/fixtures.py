@@ -126,6 +126,7 @@ def start_container(
     controller: str,
     network: str | None = None,
     cpuset: str | None = None,
+    volumes: dict[str, dict[str, str]] | None = None,
 ) -> DockerRuntime:
     """A fresh task container from `image` with the suite's limits (infra_error on failure).
 
@@ -143,6 +144,7 @@ def start_container(
             network=network or suite.container.network,
             controller=controller,
             cpuset_cpus=cpuset,
+            volumes=volumes,
         )
     except (docker.errors.DockerException, ValueError) as exc:
         raise HarnessError(Outcome.INFRA_ERROR, f"cannot start a container from {image}: {exc}") from None
@@ -166,9 +168,10 @@ def ohbench_runtime(
     else:
         client: docker.DockerClient = request.getfixturevalue("ohbench_docker")
         image: str = request.getfixturevalue("ohbench_image")
-        with stage(ohbench_record, "agent_image"):  # e.g. the openhands agent's layer over the task image
+        with stage(ohbench_record, "agent_image"):  # e.g. the openhands agent's tree, built once per machine
             try:
                 image = ohbench_agent.prepare_image(client, image)
+                volumes = ohbench_agent.container_volumes()
             except docker.errors.DockerException as exc:
                 raise HarnessError(Outcome.BUILD_ERROR, f"agent image over {image}: {exc}") from None
         with stage(ohbench_record, "container"):
@@ -181,6 +184,7 @@ def ohbench_runtime(
                 state.controller,
                 # A CLI agent calls its LLM from inside the container: host loopback only.
                 network="host" if ohbench_agent.needs_network else None,
+                volumes=volumes,
             )
     try:
         if ohbench_task.base_commit:

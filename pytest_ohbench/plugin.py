@@ -15,6 +15,7 @@ from _pytest.runner import runtestprotocol
 
 from pytest_ohbench import collect_folders, fixtures
 from pytest_ohbench.agents.base import AgentConfigError, agent_names, load_agent
+from pytest_ohbench.agents.openhands_settings import CONDENSERS
 from pytest_ohbench.agents.replay import PredictionsError, load_predictions, prediction_warnings
 from pytest_ohbench.checks.grading import SKIP_RULES
 from pytest_ohbench.collect import DatasetFile, InvalidRow, TaskItem, inside_suite, is_dataset, warns_here
@@ -36,7 +37,14 @@ from pytest_ohbench.outcomes import Outcome
 from pytest_ohbench.report.record import utc_now
 from pytest_ohbench.report.run_folder import RunFolder, new_run_id
 from pytest_ohbench.runtime.docker import controller_id
-from pytest_ohbench.session_setup import check_engine, load_baseline, load_llm_sections, prepare_openhands, resume_target
+from pytest_ohbench.session_setup import (
+    check_engine,
+    load_baseline,
+    load_llm_sections,
+    output_limit_warnings,
+    prepare_openhands,
+    resume_target,
+)
 from pytest_ohbench.settings import build_settings
 from pytest_ohbench.state import STATE_KEY, RunState, run_state
 
@@ -107,7 +115,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--openhands-wheelhouse", dest="openhands_wheelhouse", default=None, metavar="DIR",
                     help="wheels for Python 3.13 with openhands-ai (default: downloaded once from PyPI and cached)")
     group.addoption("--openhands-agent-class", dest="openhands_agent_class", default=None,
-                    help="OpenHands agent class (default: CodeActAgent)")
+                    help="OpenHands agent class present in the version (default: CodeActAgent)")
+    group.addoption("--openhands-enable-browsing", dest="openhands_enable_browsing", action="store_true", default=None,
+                    help="OpenHands [agent] enable_browsing (default: off, a headless run)")
+    group.addoption("--openhands-condenser", dest="openhands_condenser", default=None, choices=sorted(CONDENSERS),
+                    help="OpenHands [condenser] type (default: noop)")
+    group.addoption("--openhands-condenser-size", dest="openhands_condenser_max_events", type=positive_int, default=None,
+                    metavar="N", help="events the condenser keeps (max_events, max_size or attention_window; default 40)")
+    group.addoption("--openhands-sdk-version", dest="openhands_sdk_version", default=None,
+                    help="openhands-sdk/openhands-tools release for --agent openhands-sdk (OpenHands V1; default 1.57.0)")
+    group.addoption("--openhands-eval-note", dest="openhands_eval_note", default=None, metavar="NOTE",
+                    help="the _N_<NOTE> suffix of the outputs/ run_infer folder")
     group.addoption("--ohbench-runtime", dest="ohbench_runtime", default=None, choices=("docker", "local"),
                     help="where tasks run: docker (default), or local: a temp folder and host subprocesses, "
                     "no isolation (prompt and GitTaskBench tasks; ini: ohbench_runtime)")
@@ -123,8 +141,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("ohbench_limit", "default for --ohbench-limit", default="")
     parser.addini("ohbench_report_dir", "default for --ohbench-report-dir", default="reports")
     parser.addini("ohbench_config", "default for --ohbench-config", default="config.toml")
-    parser.addini("ohbench_max_steps", "default for --ohbench-max-steps", default="100")
-    parser.addini("ohbench_max_cost_per_task", "default for --ohbench-max-cost-per-task", default="3")
+    # Empty defaults: config.toml's [core] max_iterations / max_budget_per_task come next, then 100 and 3.
+    parser.addini("ohbench_max_steps", "default for --ohbench-max-steps", default="")
+    parser.addini("ohbench_max_cost_per_task", "default for --ohbench-max-cost-per-task", default="")
     parser.addini("ohbench_command", "default for --ohbench-command", default="")
     parser.addini("ohbench_flaky", "instance ids or patterns the `instance` gate ignores", type="linelist", default=[])
     parser.addini("ohbench_progress", "default for --ohbench-progress", default="")
@@ -167,8 +186,11 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(BadRowTolerance(), "ohbench-bad-rows")
     if workerinput is None:
         config.pluginmanager.register(RunController(config, load_baseline(settings, reports)), "ohbench-controller")
-    if agent == "openhands" and workerinput is None and not config.option.collectonly:
-        prepare_openhands(settings.agent)
+    if workerinput is None:
+        for warning in output_limit_warnings(config.stash[STATE_KEY].llms):
+            config.issue_config_time_warning(pytest.PytestConfigWarning(warning), stacklevel=2)
+    if agent in ("openhands", "openhands-sdk") and workerinput is None and not config.option.collectonly:
+        prepare_openhands(settings.agent, sdk=agent == "openhands-sdk")
 
 
 def check_agent(name: str, settings: Any) -> None:

@@ -6,8 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from pytest_ohbench.agents.agent_tree import TreeError, ensure_tree
 from pytest_ohbench.agents.base import AgentSettings
-from pytest_ohbench.agents.openhands_install import WheelhouseError, ensure_wheelhouse
+from pytest_ohbench.agents.openhands import agent_classes, tree_spec
+from pytest_ohbench.agents.openhands_install import WheelhouseError, ensure_sdk_wheelhouse, ensure_wheelhouse
+from pytest_ohbench.agents.openhands_sdk import sdk_tree_spec
 from pytest_ohbench.controller import Baseline
 from pytest_ohbench.llm import LLMConfig, LLMConfigError, load_llm_config
 from pytest_ohbench.report.batch import kept_on_resume
@@ -47,21 +50,85 @@ def resume_target(settings: Settings, reports: Path, run_id: str) -> tuple[Path,
     return folder.parent, folder.name, kept
 
 
-def prepare_openhands(settings: AgentSettings) -> None:
-    """Make the OpenHands wheelhouse before any task starts: a missing OpenHands is a usage error."""
+def prepare_openhands(settings: AgentSettings, sdk: bool = False) -> None:
+    """Make the OpenHands wheelhouse and tree before any task starts: a missing OpenHands is a usage error."""
+    if sdk:
+        prepare_openhands_sdk(settings)
+        return
     given = settings.openhands_wheelhouse
+    version = settings.openhands_version
     if given:
         if not list(given.glob("openhands_ai-*.whl")):
             raise pytest.UsageError(f"--openhands-wheelhouse {given}: no openhands_ai wheel in it")
-        return
-    version = settings.openhands_version
-    try:
-        ensure_wheelhouse(version)
-    except WheelhouseError as exc:
+        wheelhouse = given
+    else:
+        try:
+            wheelhouse = ensure_wheelhouse(version)
+        except WheelhouseError as exc:
+            raise pytest.UsageError(
+                f"--agent openhands: cannot get OpenHands {version} ({exc}); pass --openhands-wheelhouse DIR "
+                "with openhands-ai and its dependencies as wheels for Python 3.13"
+            ) from None
+    classes = agent_classes(wheelhouse)
+    if classes and settings.openhands_agent_class not in classes:
         raise pytest.UsageError(
-            f"--agent openhands: cannot get OpenHands {version} ({exc}); pass --openhands-wheelhouse DIR "
-            "with openhands-ai and its dependencies as wheels for Python 3.13"
-        ) from None
+            f"--openhands-agent-class {settings.openhands_agent_class}: not an agent class of OpenHands {version} "
+            f"(it has: {', '.join(classes)})"
+        )
+    try:
+        client = docker_client()
+    except Exception:  # no engine: every item reports it as its infra_error
+        return
+    try:  # once per machine and version; the workers then only find it
+        ensure_tree(client, tree_spec(version, wheelhouse))
+    except TreeError as exc:
+        raise pytest.UsageError(f"--agent openhands: {exc}") from None
+    finally:
+        client.close()
+
+
+def prepare_openhands_sdk(settings: AgentSettings) -> None:
+    """The OpenHands V1 (SDK) wheelhouse and tree, before any task starts."""
+    version = settings.openhands_sdk_version
+    try:
+        wheelhouse = ensure_sdk_wheelhouse(version)
+    except WheelhouseError as exc:
+        raise pytest.UsageError(f"--agent openhands-sdk: cannot get openhands-sdk {version} wheels for Python 3.13 ({exc})") from None
+    try:
+        client = docker_client()
+    except Exception:  # no engine: every item reports it as its infra_error
+        return
+    try:
+        ensure_tree(client, sdk_tree_spec(version, wheelhouse))
+    except TreeError as exc:
+        raise pytest.UsageError(f"--agent openhands-sdk: {exc}") from None
+    finally:
+        client.close()
+
+
+def output_limit_warnings(llms: dict[str, LLMConfig]) -> list[str]:
+    """A warning per section whose max_output_tokens is above its model's limit, where litellm knows it.
+
+    Providers reject such requests ("max_tokens is too large") on every call of every item.
+    """
+    sections = [llm for llm in llms.values() if llm.max_output_tokens]
+    if not sections:
+        return []
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # the bundled map: no download
+    import litellm  # imported only when a section sets a limit (it takes seconds)
+
+    warnings = []
+    for llm in sections:
+        try:
+            limit = litellm.get_model_info(llm.model).get("max_output_tokens")
+        except Exception:  # a model litellm does not know: nothing to check against
+            continue
+        if limit and llm.max_output_tokens and llm.max_output_tokens > limit:
+            warnings.append(
+                f"[llm.{llm.name}] max_output_tokens = {llm.max_output_tokens} is above {llm.model}'s limit of {limit} "
+                "(litellm): its requests may fail with 'max_tokens is too large'"
+            )
+    return warnings
 
 
 def load_llm_sections(settings: Settings) -> dict[str, LLMConfig]:

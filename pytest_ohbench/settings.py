@@ -9,15 +9,21 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 
-from pytest_ohbench.agents.base import DEFAULT_OPENHANDS_VERSION, AgentSettings
+from pytest_ohbench.agents.base import DEFAULT_OPENHANDS_SDK_VERSION, DEFAULT_OPENHANDS_VERSION, AgentSettings
 from pytest_ohbench.options import non_negative_float, non_negative_int, perf_criterion, perf_repeats, positive_int
 from pytest_ohbench.report.compare import Gate, read_flaky_file
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 DEFAULT_LLM_AGENT = "openhands"  # the agent of `--llm-config X` without --agent
 T = TypeVar("T")
@@ -93,20 +99,47 @@ def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes")
 
 
+def core_section(path: Path) -> dict[str, Any]:
+    """OpenHands' [core] max_iterations / max_budget_per_task from the config.toml, when it sets them."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return {}  # a missing or broken file is reported where the [llm] sections are read
+    raw = data.get("core")
+    core: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    found: dict[str, Any] = {}
+    for key, wanted in (("max_iterations", int), ("max_budget_per_task", (int, float))):
+        if key in core:
+            value = core[key]
+            if isinstance(value, bool) or not isinstance(value, wanted) or value < (1 if key == "max_iterations" else 0):
+                raise pytest.UsageError(f"{path}: [core] {key} must be a {'number >= 1' if wanted is int else 'number >= 0'}, got {value!r}")
+            found[key] = value
+    return found
+
+
 def build_settings(config: pytest.Config) -> Settings:
     """Read every option once (usage errors name the option)."""
     predictions: Any = config.getoption("ohbench_predictions")
     wheelhouse: Any = config.getoption("openhands_wheelhouse")
+    config_path = _path(config, _text(config, "ohbench_config") or "config.toml")
+    # OpenHands users keep their limits in [core]: the defaults when no option or ini key sets them.
+    core = core_section(config_path)
     agent = AgentSettings(
-        max_steps=_value(config, "ohbench_max_steps", "--ohbench-max-steps", positive_int, 100),
-        max_cost_per_task=_value(
-            config, "ohbench_max_cost_per_task", "--ohbench-max-cost-per-task", non_negative_float, 3.0
-        ),
+        max_steps=_value(config, "ohbench_max_steps", "--ohbench-max-steps", positive_int, core.get("max_iterations", 100)),
+        max_cost_per_task=float(_value(
+            config, "ohbench_max_cost_per_task", "--ohbench-max-cost-per-task", non_negative_float,
+            core.get("max_budget_per_task", 3.0),
+        )),
         command=_text(config, "ohbench_command"),
         predictions=_path(config, predictions) if predictions else None,
         openhands_version=config.getoption("openhands_version") or DEFAULT_OPENHANDS_VERSION,
         openhands_wheelhouse=_path(config, wheelhouse) if wheelhouse else None,
         openhands_agent_class=config.getoption("openhands_agent_class") or "CodeActAgent",
+        openhands_enable_browsing=bool(config.getoption("openhands_enable_browsing")),
+        openhands_condenser=config.getoption("openhands_condenser") or "noop",
+        openhands_condenser_max_events=config.getoption("openhands_condenser_max_events") or 40,
+        openhands_eval_note=config.getoption("openhands_eval_note") or "",
+        openhands_sdk_version=config.getoption("openhands_sdk_version") or DEFAULT_OPENHANDS_SDK_VERSION,
     )
     resume = config.getoption("ohbench_resume")
     tars = config.getoption("ohbench_image_tars")
@@ -118,7 +151,7 @@ def build_settings(config: pytest.Config) -> Settings:
         report_dir=_path(config, _text(config, "ohbench_report_dir") or "reports"),
         run_id=config.getoption("ohbench_run_id"),
         llm_sections=llm_sections,
-        config_path=_path(config, _text(config, "ohbench_config") or "config.toml"),
+        config_path=config_path,
         hints=bool(config.getoption("ohbench_hints")) or _env_flag("USE_HINT_TEXT"),
         limit=_value(config, "ohbench_limit", "--ohbench-limit", positive_int, None),
         attempts=config.getoption("ohbench_attempts") or 1,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -71,3 +73,24 @@ def swe_suite(pytester: pytest.Pytester) -> Path:
     target = pytester.path / "suites" / "swe"
     shutil.copytree(EXAMPLES_SWE, target, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
     return target
+
+
+OLD_DEBIAN = "ohbench/base:bookworm"  # Python 3.11: below what OpenHands needs
+NO_PYTHON = "ohbench/base:bookworm-nopython"
+
+
+@pytest.fixture(scope="session")
+def old_debian_images(docker_client: docker.DockerClient, base_image: str) -> tuple[str, str]:
+    """Task base images from Debian bookworm: one with its Python 3.11, one with no Python at all (made once)."""
+    result = subprocess.run(
+        ["bash", str(REPO_ROOT / "scripts" / "debian_image.sh"), OLD_DEBIAN, "bookworm", "python3,python3-pytest,git,patch"],
+        capture_output=True, text=True,
+    )
+    if result.returncode != 0:
+        _unavailable(f"cannot make {OLD_DEBIAN}: {result.stderr.strip()[-300:]}")
+    try:
+        docker_client.images.get(NO_PYTHON)
+    except docker.errors.ImageNotFound:
+        dockerfile = f"FROM {OLD_DEBIAN}\nRUN rm -rf /usr/bin/python3* /usr/lib/python3* /usr/lib/python3.*\n"
+        docker_client.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=NO_PYTHON, rm=True, network_mode="none")
+    return OLD_DEBIAN, NO_PYTHON

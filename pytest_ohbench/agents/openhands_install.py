@@ -3,8 +3,8 @@
 openhands-ai installs offline into a task container only when pinned to the poetry.lock
 that ships inside its wheel (newer litellm, mcp and pydantic break it), without
 pylatexenc (no wheel), and with four packages Python 3.13 no longer bundles. The host
-downloads the wheels once per version and caches them; the container installs with
---no-index from that folder.
+downloads the wheels once per version and caches them; the agent's tree (agent_tree.py) is
+installed offline from that folder.
 """
 
 from __future__ import annotations
@@ -115,5 +115,59 @@ def ensure_wheelhouse(version: str = DEFAULT_VERSION, root: Path | None = None) 
             latex_pins = [pin for pin in _lock_pins(wheel) if pin.split("==")[0].lower() in NO_WHEEL]
             _pip_wheel(str(target), *latex_pins)
         (target / REQUIREMENTS).write_text("\n".join(requirements + [p.split("==")[0] for p in latex_pins]) + "\n")
+        (target / COMPLETE).write_text(version + "\n")
+    return target
+
+
+def _uv() -> str:
+    from uv import find_uv_bin  # the uv package ships its binary
+
+    return find_uv_bin()
+
+
+def _resolve(requirements: list[str], scratch: Path) -> list[str]:
+    """`name==version` pins of `requirements` for CPython 3.13 on manylinux x86_64 (uv's resolver)."""
+    source = scratch / "requirements.in"
+    source.write_text("\n".join(requirements) + "\n")
+    command = [_uv(), "pip", "compile", "-q", "--no-header", "--no-annotate", "--python-version", PYTHON,
+               "--python-platform", "x86_64-manylinux_2_40", str(source)]
+    result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "UV_NO_CONFIG": "1"})
+    if result.returncode != 0:
+        lines = [line for line in result.stderr.splitlines() if line.strip()] or ["no output"]
+        raise WheelhouseError(f"resolving {' '.join(requirements)} failed: {lines[-1].strip()}")
+    return [line.strip() for line in result.stdout.splitlines() if "==" in line and not line.startswith("#")]
+
+
+def _download_pins(pins: list[str], target: Path) -> None:
+    """Wheels of every pin for Python 3.13; a pin with no wheel (sdist only) is built here."""
+    left = list(pins)
+    for _ in range(20):  # each round finds one more sdist-only package
+        try:
+            _pip_download("--no-deps", "-d", str(target), *left)
+            return
+        except WheelhouseError as exc:
+            said = str(exc).lower().replace("_", "-")
+            missing = [p for p in left if f"requirement {p.split('==')[0].lower().replace('_', '-')}==" in said]
+            if not missing:
+                raise
+            _pip_wheel(str(target), *missing)
+            left = [p for p in left if p not in missing]
+    raise WheelhouseError("too many packages without wheels")
+
+
+def ensure_sdk_wheelhouse(version: str, root: Path | None = None) -> Path:
+    """The OpenHands V1 (software-agent SDK) wheelhouse: openhands-sdk and openhands-tools `version`, pinned."""
+    target = (root or cache_dir()) / f"openhands-sdk-{version}-cp313"
+    if (target / COMPLETE).is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(target) + ".lock"):
+        if (target / COMPLETE).is_file():
+            return target
+        target.mkdir(exist_ok=True)
+        with tempfile.TemporaryDirectory() as scratch:
+            pins = _resolve([f"openhands-sdk=={version}", f"openhands-tools=={version}"], Path(scratch))
+        _download_pins(pins, target)
+        (target / REQUIREMENTS).write_text("\n".join(pins) + "\n")
         (target / COMPLETE).write_text(version + "\n")
     return target

@@ -48,6 +48,8 @@ def agent_version(settings: Settings) -> str | None:
     name = settings.agent_name
     if name == "openhands":
         return settings.agent.openhands_version
+    if name == "openhands-sdk":
+        return settings.agent.openhands_sdk_version
     if name == "mini":
         return package_version("mini-swe-agent")
     return None

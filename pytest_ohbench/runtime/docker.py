@@ -78,6 +78,7 @@ class DockerRuntime:
         environment: dict[str, str] | None = None,
         controller: str = "",
         cpuset_cpus: str | None = None,
+        volumes: dict[str, dict[str, str]] | None = None,
     ) -> "DockerRuntime":
         """Start a detached container that idles until commands are executed in it.
 
@@ -96,6 +97,7 @@ class DockerRuntime:
             working_dir=workdir,
             environment=environment or {},
             cpuset_cpus=cpuset_cpus or None,
+            volumes=volumes or {},  # e.g. the agent's read-only tree
         )
         return cls(container, workdir)
 
