@@ -119,7 +119,9 @@ def make_shell_suite(root: Path, base_image: str) -> None:
     tests = diff_for(repo, work / "tests", {"tests/run.sh": new_tests})
     (root / "suite.yaml").write_text(
         f"name: shell\nimage:\n  pull: false\n  dockerfile: Dockerfile\n  context: 'repos/{{repo_name}}'\n  base: {base_image}\n"
-        "test:\n  command: 'bash tests/run.sh'\ncontainer:\n  memory: 512m\n"
+        # Not pytest: its statuses are read from the file the runner writes (pytest's -rA line format).
+        "test:\n  command: 'bash tests/run.sh > /tmp/shell-tests.log'\n  report_file: /tmp/shell-tests.log\n"
+        "container:\n  memory: 512m\n"
     )
     row = {
         "instance_id": "shell__calc-1", "repo": "shell/shcalc", "base_commit": git(work / "gold", "rev-parse", "HEAD").strip(),
