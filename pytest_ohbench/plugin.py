@@ -111,7 +111,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--ohbench-llm-retries", dest="ohbench_llm_retries", type=non_negative_int, default=None,
                     help="times the LLM gateway retries an upstream 429/5xx answer, with backoff (default 3; ini: ohbench_llm_retries)")
     group.addoption("--openhands-version", dest="openhands_version", default=None,
-                    help="openhands-ai release for --agent openhands (default: the tested 0.48.0)")
+                    help="openhands-ai release for --agent openhands (default: the tested 0.48.0; "
+                         "a release without a Python 3.13 wheel, e.g. 0.62.0, is built from its sdist)")
     group.addoption("--openhands-wheelhouse", dest="openhands_wheelhouse", default=None, metavar="DIR",
                     help="wheels for Python 3.13 with openhands-ai (default: downloaded once from PyPI and cached)")
     group.addoption("--openhands-agent-class", dest="openhands_agent_class", default=None,
@@ -124,6 +125,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     metavar="N", help="events the condenser keeps (max_events, max_size or attention_window; default 40)")
     group.addoption("--openhands-sdk-version", dest="openhands_sdk_version", default=None,
                     help="openhands-sdk/openhands-tools release for --agent openhands-sdk (OpenHands V1; default 1.57.0)")
+    group.addoption("--openhands-source", dest="openhands_source", default=None, metavar="DIR",
+                    help="a checkout or fork of OpenHands (0.x, or V1 with --agent openhands-sdk) to run instead of a release; "
+                         "its dependencies as its poetry.lock / uv.lock pins them")
     group.addoption("--openhands-eval-note", dest="openhands_eval_note", default=None, metavar="NOTE",
                     help="the _N_<NOTE> suffix of the outputs/ run_infer folder")
     group.addoption("--ohbench-runtime", dest="ohbench_runtime", default=None, choices=("docker", "local"),

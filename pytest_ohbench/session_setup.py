@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from pathlib import Path
 
+import docker
 import pytest
 
 from pytest_ohbench.agents.agent_tree import TreeError, ensure_tree
@@ -11,6 +14,14 @@ from pytest_ohbench.agents.base import AgentSettings
 from pytest_ohbench.agents.openhands import agent_classes, tree_spec
 from pytest_ohbench.agents.openhands_install import WheelhouseError, ensure_sdk_wheelhouse, ensure_wheelhouse
 from pytest_ohbench.agents.openhands_sdk import sdk_tree_spec
+from pytest_ohbench.agents.openhands_source import (
+    SourceError,
+    agent_classes_of,
+    ensure_source_trees,
+    has_release_source,
+    inspect_source,
+    release_source,
+)
 from pytest_ohbench.controller import Baseline
 from pytest_ohbench.llm import LLMConfig, LLMConfigError, load_llm_config
 from pytest_ohbench.report.batch import kept_on_resume
@@ -51,40 +62,80 @@ def resume_target(settings: Settings, reports: Path, run_id: str) -> tuple[Path,
 
 
 def prepare_openhands(settings: AgentSettings, sdk: bool = False) -> None:
-    """Make the OpenHands wheelhouse and tree before any task starts: a missing OpenHands is a usage error."""
-    if sdk:
+    """Make OpenHands' wheelhouse and tree before any task starts: a missing OpenHands is a usage error."""
+    if settings.openhands_source:
+        prepare_openhands_source(settings, sdk)
+    elif sdk:
         prepare_openhands_sdk(settings)
+    else:
+        prepare_openhands_release(settings)
+
+
+def _build(what: str, build: Callable[[docker.DockerClient], object]) -> None:
+    """Build a tree once per machine (the workers then only find it); no engine: each item reports it."""
+    try:
+        client = docker_client()
+    except Exception:
         return
+    try:
+        build(client)
+    except (TreeError, SourceError) as exc:
+        raise pytest.UsageError(f"{what}: {exc}") from None
+    finally:
+        client.close()
+
+
+def check_agent_class(settings: AgentSettings, classes: list[str], of: str) -> None:
+    if classes and settings.openhands_agent_class not in classes:
+        raise pytest.UsageError(
+            f"--openhands-agent-class {settings.openhands_agent_class}: not an agent class of {of} (it has: {', '.join(classes)})"
+        )
+
+
+def prepare_openhands_release(settings: AgentSettings) -> None:
+    """openhands-ai `--openhands-version`: its wheels, or its sdist when it has no wheel for Python 3.13."""
     given = settings.openhands_wheelhouse
     version = settings.openhands_version
+    no_wheel = "no wheel for Python 3.13 was tried"
     if given:
         if not list(given.glob("openhands_ai-*.whl")):
             raise pytest.UsageError(f"--openhands-wheelhouse {given}: no openhands_ai wheel in it")
         wheelhouse = given
+    elif has_release_source(version):
+        wheelhouse = None
     else:
         try:
             wheelhouse = ensure_wheelhouse(version)
         except WheelhouseError as exc:
+            wheelhouse, no_wheel = None, str(exc)
+    if wheelhouse is None:
+        try:
+            source = release_source(version)
+        except SourceError as exc:
             raise pytest.UsageError(
-                f"--agent openhands: cannot get OpenHands {version} ({exc}); pass --openhands-wheelhouse DIR "
-                "with openhands-ai and its dependencies as wheels for Python 3.13"
+                f"--openhands-version {version}: cannot get OpenHands {version} ({no_wheel}; {exc}); pass a released "
+                "version, --openhands-source DIR (a checkout) or --openhands-wheelhouse DIR (wheels for Python 3.13)"
             ) from None
-    classes = agent_classes(wheelhouse)
-    if classes and settings.openhands_agent_class not in classes:
-        raise pytest.UsageError(
-            f"--openhands-agent-class {settings.openhands_agent_class}: not an agent class of OpenHands {version} "
-            f"(it has: {', '.join(classes)})"
-        )
-    try:
-        client = docker_client()
-    except Exception:  # no engine: every item reports it as its infra_error
+        check_agent_class(settings, agent_classes_of(source), f"OpenHands {version}")
+        _build(f"--openhands-version {version}", lambda client: ensure_source_trees(client, source))
         return
-    try:  # once per machine and version; the workers then only find it
-        ensure_tree(client, tree_spec(version, wheelhouse))
-    except TreeError as exc:
-        raise pytest.UsageError(f"--agent openhands: {exc}") from None
-    finally:
-        client.close()
+    check_agent_class(settings, agent_classes(wheelhouse), f"OpenHands {version}")
+    _build("--agent openhands", lambda client: ensure_tree(client, tree_spec(version, wheelhouse)))
+
+
+def prepare_openhands_source(settings: AgentSettings, sdk: bool) -> None:
+    """--openhands-source DIR: a checkout of the kind the agent runs, installed into its trees."""
+    assert settings.openhands_source is not None
+    try:
+        source = inspect_source(settings.openhands_source)
+    except SourceError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    if source.kind == "v1" and not sdk:
+        raise pytest.UsageError(f"--openhands-source {settings.openhands_source}: an OpenHands V1 (SDK) tree: pass --agent openhands-sdk")
+    if source.kind == "0.x" and sdk:
+        raise pytest.UsageError(f"--openhands-source {settings.openhands_source}: an OpenHands 0.x tree: pass --agent openhands")
+    check_agent_class(settings, agent_classes_of(source), str(settings.openhands_source))
+    _build(f"--openhands-source {settings.openhands_source}", lambda client: ensure_source_trees(client, source))
 
 
 def prepare_openhands_sdk(settings: AgentSettings) -> None:
@@ -94,16 +145,7 @@ def prepare_openhands_sdk(settings: AgentSettings) -> None:
         wheelhouse = ensure_sdk_wheelhouse(version)
     except WheelhouseError as exc:
         raise pytest.UsageError(f"--agent openhands-sdk: cannot get openhands-sdk {version} wheels for Python 3.13 ({exc})") from None
-    try:
-        client = docker_client()
-    except Exception:  # no engine: every item reports it as its infra_error
-        return
-    try:
-        ensure_tree(client, sdk_tree_spec(version, wheelhouse))
-    except TreeError as exc:
-        raise pytest.UsageError(f"--agent openhands-sdk: {exc}") from None
-    finally:
-        client.close()
+    _build("--agent openhands-sdk", lambda client: ensure_tree(client, sdk_tree_spec(version, wheelhouse)))
 
 
 def output_limit_warnings(llms: dict[str, LLMConfig]) -> list[str]:

@@ -121,6 +121,7 @@ def build_settings(config: pytest.Config) -> Settings:
     """Read every option once (usage errors name the option)."""
     predictions: Any = config.getoption("ohbench_predictions")
     wheelhouse: Any = config.getoption("openhands_wheelhouse")
+    source: Any = config.getoption("openhands_source")
     config_path = _path(config, _text(config, "ohbench_config") or "config.toml")
     # OpenHands users keep their limits in [core]: the defaults when no option or ini key sets them.
     core = core_section(config_path)
@@ -140,6 +141,7 @@ def build_settings(config: pytest.Config) -> Settings:
         openhands_condenser_max_events=config.getoption("openhands_condenser_max_events") or 40,
         openhands_eval_note=config.getoption("openhands_eval_note") or "",
         openhands_sdk_version=config.getoption("openhands_sdk_version") or DEFAULT_OPENHANDS_SDK_VERSION,
+        openhands_source=_path(config, source) if source else None,
     )
     resume = config.getoption("ohbench_resume")
     tars = config.getoption("ohbench_image_tars")

@@ -48,9 +48,12 @@ SOLVE_TOUCHING = [
 
 
 def run(
-    pytester: pytest.Pytester, scripts: list[dict[str, Any]], *args: str, core: str = ""
+    pytester: pytest.Pytester, scripts: list[dict[str, Any]], *args: str, core: str = "", requests: list | None = None
 ) -> tuple[pytest.RunResult, dict[str, dict]]:
-    """Run OpenHands on the suite; it reaches the scripted server through the run's LLM gateway."""
+    """Run OpenHands on the suite; it reaches the scripted server through the run's LLM gateway.
+
+    `requests`, when given, receives the requests the server answered.
+    """
     with ScriptedLLMServer({"scripts": scripts}) as server:
         (pytester.path / "config.toml").write_text(
             f'{core}[llm]\napi_key = "{SECRET}"\nbase_url = "{server.base_url}"\nnum_retries = 0\n\n'
@@ -60,6 +63,8 @@ def run(
         result = pytester.runpytest_subprocess("suites", "--llm-config", "gpt", *args)
         # The real key reached the upstream only from the gateway; OpenHands held a token.
         assert {r["auth_sha256"] for r in server.requests} <= {credential_hash(f"Bearer {SECRET}")}
+        if requests is not None:
+            requests.extend(server.requests)
     lines = (pytester.path / "reports" / "latest" / "results.jsonl").read_text().splitlines()
     return result, {json.loads(line)["instance_id"]: json.loads(line) for line in lines}
 

@@ -86,6 +86,8 @@ class TreeSpec:
     check: str  # Python code the built tree must run (an import of the agent's entry point)
     # Files whose bytes (not only names) decide the tree: wheels built locally, e.g. from a fork.
     hashed_files: tuple[Path, ...] = ()
+    # A folder put on the tree's sys.path (a .pth file): where a source's own code is mounted.
+    extra_path: str = ""
 
     def key(self, build_image_id: str) -> str:
         """A hash of everything the tree is made from."""
@@ -97,6 +99,8 @@ class TreeSpec:
                 digest.update(f"{path.name}:{path.stat().st_size}\n".encode())
         for path in self.hashed_files:
             digest.update(path.read_bytes())
+        if self.extra_path:  # only when set: the trees already built keep their names
+            digest.update(f"extra_path:{self.extra_path}".encode())
         return digest.hexdigest()[:12]
 
 
@@ -139,6 +143,8 @@ def _build(client: docker.DockerClient, spec: TreeSpec, target: Path) -> None:
     site.mkdir(parents=True)
     _install(spec, site)
     shutil.rmtree(site / "bin", ignore_errors=True)  # console scripts with a host shebang: unused
+    if spec.extra_path:  # site.py skips a .pth line whose folder does not exist
+        (site / "ohbench-source.pth").write_text(spec.extra_path + "\n")
     try:
         client.containers.run(
             BUILD_IMAGE, ["bash", "-c", RUNTIME_SCRIPT], remove=True, network_mode="none",

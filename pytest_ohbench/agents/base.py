@@ -61,6 +61,7 @@ class AgentSettings:
     openhands_condenser_max_events: int = 40  # its size, for the condensers that keep a window
     openhands_eval_note: str = ""  # the `_N_<note>` of the run_infer output folder
     openhands_sdk_version: str = DEFAULT_OPENHANDS_SDK_VERSION
+    openhands_source: Path | None = None  # --openhands-source: a checkout or fork, 0.x or V1
 
 
 @dataclasses.dataclass

@@ -25,6 +25,7 @@ from pytest_ohbench.agents.agent_tree import PYTHON, TreeError, TreeSpec, ensure
 from pytest_ohbench.agents.base import AgentContext, AgentResult, AgentSettings, AgentStatus, BaseAgent, TrajectoryStep
 from pytest_ohbench.agents.openhands_install import REQUIREMENTS, ensure_wheelhouse
 from pytest_ohbench.agents.openhands_settings import agent_section, condenser_section
+from pytest_ohbench.agents.openhands_source import Source, SourceError, ensure_source_trees, has_release_source, inspect_source, release_source
 from pytest_ohbench.errors import HarnessError
 from pytest_ohbench.llm import LLMConfig, redact
 from pytest_ohbench.outcomes import Outcome
@@ -126,26 +127,37 @@ class OpenHandsAgent(BaseAgent):
         self.version = settings.openhands_version
         self.agent_class = settings.openhands_agent_class
         self.max_steps, self.max_cost = settings.max_steps, settings.max_cost_per_task
-        self._tree: Path | None = None  # set by prepare_image
+        self._volumes: dict[str, dict[str, str]] | None = None  # set by prepare_image
 
     def wheelhouse(self) -> Path:
         return self.settings.openhands_wheelhouse or ensure_wheelhouse(self.version)
 
-    def tree(self, client: docker.DockerClient) -> Path:
-        """OpenHands' tree on this machine (built on first use)."""
-        return ensure_tree(client, tree_spec(self.version, self.wheelhouse()))
+    def source(self) -> Source | None:
+        """The checkout to run (--openhands-source), or the version's sdist when it has no 3.13 wheel."""
+        if self.settings.openhands_source:
+            return inspect_source(self.settings.openhands_source)
+        if not self.settings.openhands_wheelhouse and has_release_source(self.version):
+            return release_source(self.version)
+        return None
+
+    def volumes(self, client: docker.DockerClient) -> dict[str, dict[str, str]]:
+        """OpenHands' read-only tree(s) on this machine (built on first use), as docker volumes."""
+        source = self.source()
+        if source is not None:
+            return ensure_source_trees(client, source).volumes()
+        return tree_volume(ensure_tree(client, tree_spec(self.version, self.wheelhouse())))
 
     def prepare_image(self, client: docker.DockerClient, image: str) -> str:
         """The task image as it is: OpenHands comes in on a read-only mount."""
         try:
-            self._tree = self.tree(client)
-        except TreeError as exc:
+            self._volumes = self.volumes(client)
+        except (TreeError, SourceError) as exc:
             raise HarnessError(Outcome.BUILD_ERROR, str(exc)) from None
         return image
 
     def container_volumes(self) -> dict[str, dict[str, str]]:
-        assert self._tree is not None, "prepare_image comes first"
-        return tree_volume(self._tree)
+        assert self._volumes is not None, "prepare_image comes first"
+        return self._volumes
 
     def run(self, context: AgentContext) -> AgentResult:
         runtime, llm = context.runtime, context.llm
