@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
 import docker
 import pytest
-from conftest import EXAMPLES_SWE
+from conftest import EXAMPLES_SWE, REPO_ROOT
 from tinysuite import make_shell_suite
 
 from pytest_ohbench.agents.agent_tree import trees_dir
@@ -191,3 +192,22 @@ def test_openhands_runs_on_an_older_debian_and_on_an_image_without_python(
         print(f"{record['instance_id']} on {record['image']}: agent disk {disk / 1e6:.1f} MB (container writable layer), "
               f"agent set-up {record['durations']['agent_image']:.1f} s")
         assert disk < 50e6
+
+
+def test_the_readme_s_scripted_run_resolves_every_bundled_item(pytester: pytest.Pytester, base_image: str) -> None:
+    """`pytest suites/examples -n 2 --llm-config llm.scripted`: OpenHands on every example, as the README shows it."""
+    examples = REPO_ROOT / "suites" / "examples"
+    shutil.copytree(examples, pytester.path / "suites" / "examples", ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
+    with ScriptedLLMServer(examples / "scripted-llm.yaml") as server:
+        # The repository's own config.toml; only the port differs from the README's server.
+        config = (REPO_ROOT / "config.toml").read_text()
+        assert 'base_url = "http://127.0.0.1:8000/v1"' in config
+        (pytester.path / "config.toml").write_text(config.replace("http://127.0.0.1:8000/v1", server.base_url))
+        result = pytester.runpytest_subprocess("suites/examples", "-n", "2", "--llm-config", "llm.scripted")
+    records = [json.loads(line) for line in (pytester.path / "reports" / "latest" / "results.jsonl").read_text().splitlines()]
+    collected = pytester.runpytest_subprocess("suites/examples", "--collect-only", "-q").stdout.lines
+    assert len(records) == sum("::" in line for line in collected) >= 12
+    assert {(r["agent"], r["outcome"]) for r in records} == {("openhands", "resolved")}, [
+        (r["instance_id"], r["outcome"], r.get("error")) for r in records if r["outcome"] != "resolved"]
+    assert {r["suite"] for r in records} >= {"examples-swe", "examples-prompts", "examples-gittaskbench", "examples-harbor"}
+    result.assert_outcomes(passed=len(records))

@@ -69,18 +69,18 @@ def test_a_folder_that_is_not_openhands_is_one_usage_line(pytester: pytest.Pytes
     result = pytester.runpytest_subprocess("suite", "--llm-config", "gpt", "--openhands-source", "notes")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([
-        "ERROR: --openhands-source notes: not an OpenHands tree (neither openhands/core/main.py of OpenHands 0.x "
+        "ERROR: --openhands-source */notes: not an OpenHands tree (neither openhands/core/main.py of OpenHands 0.x "
         "nor openhands-sdk/openhands/sdk of OpenHands V1 is in it); pass a checkout of OpenHands or of a fork"
     ])
     make_tree(pytester.path / "nolock", {"openhands/core/main.py": "", "pyproject.toml": ""})
     result = pytester.runpytest_subprocess("suite", "--llm-config", "gpt", "--openhands-source", "nolock")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["ERROR: --openhands-source nolock: no poetry.lock: *"])
+    result.stderr.fnmatch_lines(["ERROR: --openhands-source */nolock: no poetry.lock: *"])
     make_tree(pytester.path / "v1", {"openhands-sdk/openhands/sdk/__init__.py": "", "openhands-sdk/pyproject.toml": "",
                                       "openhands-tools/pyproject.toml": "", "uv.lock": UV_LOCK})
     result = pytester.runpytest_subprocess("suite", "--llm-config", "gpt", "--openhands-source", "v1")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["ERROR: --openhands-source v1: an OpenHands V1 (SDK) tree: pass --agent openhands-sdk"])
+    result.stderr.fnmatch_lines(["ERROR: --openhands-source */v1: an OpenHands V1 (SDK) tree: pass --agent openhands-sdk"])
 
 
 @pytest.fixture(scope="session")
@@ -89,8 +89,15 @@ def release_tree() -> Path:
     return release_source(RELEASE).root
 
 
+def text(content: object) -> str:
+    """A message's text: a string, or the text parts of a list of parts."""
+    if isinstance(content, list):
+        return "".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+    return str(content or "")
+
+
 def system_prompts(requests: list[dict]) -> list[str]:
-    return [str(m.get("content")) for r in requests if r.get("body") for m in r["body"]["messages"] if m.get("role") == "system"]
+    return [text(m.get("content")) for r in requests if r.get("body") for m in r["body"]["messages"] if m.get("role") == "system"]
 
 
 @pytest.mark.docker
@@ -122,5 +129,8 @@ def test_a_fork_s_local_change_is_the_code_that_runs(
     assert records["ohbench__textkit-2"]["outcome"] == "resolved"
     prompts = system_prompts(requests)
     assert len(prompts) == 4 and all(FORK_MARKER in p for p in prompts)
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+    info = json.loads((pytester.path / "reports" / "latest" / "run.json").read_text())
+    assert info["agent_version"] == f"{RELEASE} ({fork})" and info["agent_settings"]["openhands_source"] == str(fork)
     log = json.loads((pytester.path / records["ohbench__textkit-2"]["log_dir"] / "trajectory.json").read_text())
     assert any(FORK_MARKER in json.dumps(event) for event in log)  # OpenHands recorded the prompt it used

@@ -46,6 +46,15 @@ def package_version(name: str) -> str | None:
 def agent_version(settings: Settings) -> str | None:
     """The version of the library the chosen agent runs, where it has one."""
     name = settings.agent_name
+    source = settings.agent.openhands_source
+    if name in ("openhands", "openhands-sdk") and source is not None:
+        # A checkout: its declared version and where it came from (the code tree is keyed by its content).
+        from pytest_ohbench.agents.openhands_source import SourceError, inspect_source
+
+        try:
+            return f"{inspect_source(source).version} ({source})"
+        except SourceError:
+            return str(source)
     if name == "openhands":
         return settings.agent.openhands_version
     if name == "openhands-sdk":
@@ -83,6 +92,7 @@ def run_info(
     agent = dataclasses.asdict(settings.agent)
     agent.pop("predictions", None)
     agent.pop("openhands_wheelhouse", None)
+    agent["openhands_source"] = str(settings.agent.openhands_source) if settings.agent.openhands_source else None
     return {
         "written_at": utc_now(),
         "plugin_version": package_version("pytest-ohbench"),
