@@ -84,9 +84,9 @@ def main() -> None:
     tree_started = time.monotonic()
     agent.prepare_image(client, args.image)  # builds the tree on first use
     tree_seconds = time.monotonic() - tree_started
-    assert agent._tree is not None
-    info = tree_info(agent._tree)
-    print(f"agent tree: {agent._tree} ({info.get('size_bytes', 0) / 1e9:.2f} GB, built in {info.get('build_seconds')} s; "
+    [tree] = [Path(host) for host in agent.container_volumes()]
+    info = tree_info(tree)
+    print(f"agent tree: {tree} ({info.get('size_bytes', 0) / 1e9:.2f} GB, built in {info.get('build_seconds')} s; "
           f"found in {tree_seconds:.2f} s this time)")
     firsts, totals, disks, compiled, source = [], [], [], [], []
     for number in range(args.runs):
