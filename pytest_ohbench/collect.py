@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from pytest_ohbench.checks.swebench_specs import missing_extra_message, swebench_available, wants_official
 from pytest_ohbench.errors import DatasetError, HarnessError, OhbenchWarning, TaskFailed
 from pytest_ohbench.state import run_state
 from pytest_ohbench.suite import SuiteConfig, load_suite
 from pytest_ohbench.tasks.model import Task
+from pytest_ohbench.tasks.perf import KNOWN_FIELDS as PERF_FIELDS
+from pytest_ohbench.tasks.perf import reveal_reference
 from pytest_ohbench.tasks.rows import load_jsonl
+from pytest_ohbench.tasks.swe import KNOWN_FIELDS as SWE_FIELDS
 from pytest_ohbench.tasks.swe import unknown_fields
 
 SUITE_CACHE_KEY = pytest.StashKey[dict[Path, SuiteConfig | DatasetError | None]]()
@@ -23,7 +28,14 @@ def suite_for(config: pytest.Config, directory: Path) -> SuiteConfig | DatasetEr
     cache = config.stash.setdefault(SUITE_CACHE_KEY, {})
     if directory not in cache:
         try:
-            cache[directory] = load_suite(directory)
+            suite = load_suite(directory)
+            overrides = run_state(config).settings.perf_overrides
+            if suite is not None and overrides:  # --ohbench-perf-* win over suite.yaml
+                changes = dict(overrides)
+                if "repeats" in changes:  # more rounds asked for than the suite's cap: raise the cap
+                    changes["max_repeats"] = max(suite.perf.max_repeats, changes["repeats"])
+                suite.perf = dataclasses.replace(suite.perf, **changes)
+            cache[directory] = suite
         except DatasetError as exc:
             cache[directory] = exc
     return cache[directory]
@@ -146,10 +158,21 @@ class DatasetFile(pytest.File):
             self.ohbench_unreadable = True
             raise DatasetError(f"{self.path}: cannot read the dataset: {type(exc).__name__}: {exc}") from exc
         self._warn_about(entries)
+        # Rows only the official SWE-bench rules can grade, without the package that holds them:
+        # one error for the file now, rather than an infra_error per item after its agent ran.
+        needy = [e for e in entries if isinstance(e, Task) and wants_official(e, suite.test)]
+        held = {id(e) for e in needy} if needy and not swebench_available() else set()
+        if held:
+            error = DatasetError(missing_extra_message(needy[0], len(needy)))
+            yield InvalidRow.from_parent(self, name="needs-swebench", error=error)
         for entry in entries:
             if isinstance(entry, DatasetError):
                 yield InvalidRow.from_parent(self, name=f"line-{entry.line}", error=entry)
                 continue
+            if id(entry) in held:
+                continue
+            if suite.perf.reveal_reference:
+                entry = reveal_reference(entry)
             yield from task_items(self, entry, suite)
 
     def _warn_about(self, entries: list[Task | DatasetError]) -> None:
@@ -158,8 +181,14 @@ class DatasetFile(pytest.File):
             return
         if not entries:
             self.warn(OhbenchWarning(f"{self.path}: empty dataset: it has no rows"))
-        names = {name for entry in entries if isinstance(entry, Task) for name in entry.fields}
-        unknown = unknown_fields(names)
+        described = []
+        for kind, known in (("perf", PERF_FIELDS), (None, SWE_FIELDS)):  # each kind against its own fields
+            names = {
+                name for entry in entries if isinstance(entry, Task) and (entry.kind == "perf") == (kind == "perf")
+                for name in entry.fields
+            }
+            described.append(unknown_fields(names, known))
+        unknown = ", ".join(d for d in described if d)
         if unknown:
             self.warn(OhbenchWarning(f"{self.path}: row fields the harness does not read, ignored: {unknown}"))
 

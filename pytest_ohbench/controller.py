@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from pytest_ohbench.agents.openhands_settings import eval_settings
 from pytest_ohbench.report.compare import CompareResult, Gate, compare_runs, report_lines
 from pytest_ohbench.report.crashes import crash_record
 from pytest_ohbench.report.exports import write_exports
@@ -138,7 +139,7 @@ class RunController:
             records = self.final_records = latest_records(load_records(folder))
             self.state.folder.rewrite(r.to_dict() for r in records)
             self.summary = write_summary(folder, records, wall)
-            write_exports(folder, records, self.state.rootpath)
+            write_exports(folder, records, self.state.rootpath, eval_settings(self.state.settings, self.state.llms))
             info = self.run_info(records)
             write_run_info(folder, info)
             if self.baseline is not None and self.baseline.info is not None:

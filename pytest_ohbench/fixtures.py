@@ -109,13 +109,21 @@ def container_manager(config: pytest.Config) -> ContainerManager:
 
 
 def check_starter(
-    client: docker.DockerClient, task: Task, suite: SuiteConfig, state: RunState, image: str | None = None
+    client: docker.DockerClient,
+    task: Task,
+    suite: SuiteConfig,
+    state: RunState,
+    image: str | None = None,
+    cpuset: str | None = None,
 ) -> Callable[[], DockerRuntime]:
     """Starts `task`'s check container: its image (resolved in the calling thread when not given)."""
 
     def start() -> DockerRuntime:
-        name = image or resolve_image(client, task, suite, {"ohbench.run_id": state.run_id}).name
-        return start_container(client, name, task, suite, state.run_id, state.controller)
+        settings = state.settings
+        name = image or resolve_image(
+            client, task, suite, {"ohbench.run_id": state.run_id}, settings.image_prefix, settings.image_tars
+        ).name
+        return start_container(client, name, task, suite, state.run_id, state.controller, cpuset=cpuset)
 
     return start
 
@@ -130,17 +138,21 @@ def prestarts_check(task: Task) -> bool:
 
 @pytest.fixture
 def ohbench_image(
-    pytestconfig: pytest.Config,
+    request: pytest.FixtureRequest,
     ohbench_task: Task,
     ohbench_suite: SuiteConfig,
     ohbench_docker: docker.DockerClient,
     ohbench_record: TaskRecord,
 ) -> str:
     """The task's image name, found, loaded, pulled or built (once per content hash) on this process's engine."""
-    ohbench_record.engine = engine_label(run_state(pytestconfig).docker_host)
+    ohbench_record.engine = engine_label(run_state(request.config).docker_host)
     with stage(ohbench_record, "image"):
         try:
-            resolved = resolve_image(ohbench_docker, ohbench_task, ohbench_suite, {"ohbench.run_id": ohbench_record.run_id})
+            settings = run_state(request.config).settings
+            resolved = resolve_image(
+                ohbench_docker, ohbench_task, ohbench_suite, {"ohbench.run_id": ohbench_record.run_id},
+                settings.image_prefix, settings.image_tars,
+            )
         except docker.errors.DockerException as exc:
             raise HarnessError(Outcome.BUILD_ERROR, f"image for {ohbench_task.instance_id}: {exc}") from None
     ohbench_record.image, ohbench_record.image_source = resolved.name, resolved.source
@@ -157,8 +169,13 @@ def start_container(
     run_id: str,
     controller: str,
     network: str | None = None,
+    cpuset: str | None = None,
+    volumes: dict[str, dict[str, str]] | None = None,
 ) -> DockerRuntime:
-    """A fresh task container from `image` with the suite's limits (infra_error on failure)."""
+    """A fresh task container from `image` with the suite's limits (infra_error on failure).
+
+    `cpuset` pins it to those CPUs instead of the suite's CPU quota (timing runs).
+    """
     try:
         return DockerRuntime.start(
             client,
@@ -166,10 +183,12 @@ def start_container(
             run_id=run_id,
             instance_id=task.instance_id,
             workdir=task.workdir or suite.container.workdir,
-            cpus=suite.container.cpus,
+            cpus=0.0 if cpuset else suite.container.cpus,
             memory=suite.container.memory,
             network=network or suite.container.network,
             controller=controller,
+            cpuset_cpus=cpuset,
+            volumes=volumes,
         )
     except (docker.errors.DockerException, ValueError) as exc:
         raise HarnessError(Outcome.INFRA_ERROR, f"cannot start a container from {image}: {exc}") from None
@@ -194,9 +213,10 @@ def ohbench_runtime(
         client: docker.DockerClient = request.getfixturevalue("ohbench_docker")
         image: str = request.getfixturevalue("ohbench_image")
         task_image: str = image
-        with stage(ohbench_record, "agent_image"):  # e.g. the openhands agent's layer over the task image
+        with stage(ohbench_record, "agent_image"):  # e.g. the openhands agent's tree, built once per machine
             try:
                 image = ohbench_agent.prepare_image(client, image)
+                volumes = ohbench_agent.container_volumes()
             except docker.errors.DockerException as exc:
                 raise HarnessError(Outcome.BUILD_ERROR, f"agent image over {image}: {exc}") from None
         with stage(ohbench_record, "container"):
@@ -213,6 +233,7 @@ def ohbench_runtime(
                     state.controller,
                     # A CLI agent calls its LLM from inside the container: host loopback only.
                     network="host" if ohbench_agent.needs_network else None,
+                    volumes=volumes,
                 ),
                 later,
             )
@@ -270,7 +291,7 @@ def ohbench_agent(pytestconfig: pytest.Config, ohbench_llm: LLMConfig | None) ->
     state = run_state(pytestconfig)
     name = state.agent
     if not name:
-        raise pytest.UsageError("no agent chosen: pass --agent NAME")
+        raise pytest.UsageError("no agent chosen: pass --llm-config SECTION (OpenHands) or --agent NAME")
     agent = load_agent(name)(state.settings.agent)
     if agent.needs_llm and ohbench_llm is None:
         raise HarnessError(Outcome.AGENT_ERROR, f"--agent {name} needs a model: pass --llm-config NAME")
@@ -353,6 +374,7 @@ def ohbench_outcome(
     ohbench_agent_run: AgentResult,
     ohbench_record: TaskRecord,
     ohbench_log_dir: Path,
+    ohbench_llm: LLMConfig | None,
 ) -> TaskOutcome:
     """Judge the agent's work with the checker of the task's check spec: the item's outcome."""
     record = ohbench_record
@@ -379,7 +401,7 @@ def ohbench_outcome(
     state = run_state(request.config)
 
     @contextlib.contextmanager
-    def fresh_runtime() -> Iterator[Runtime]:
+    def fresh_runtime(cpuset: str | None = None) -> Iterator[Runtime]:
         if state.settings.runtime == "local":
             local = start_local(ohbench_task, ohbench_suite, record.run_id)
             try:
@@ -391,7 +413,9 @@ def ohbench_outcome(
         image = request.getfixturevalue("ohbench_image")
         manager = container_manager(request.config)
         start_next_check(request.node, ohbench_agent, client, state)
-        runtime = manager.check_container(request.node.nodeid, check_starter(client, ohbench_task, ohbench_suite, state, image))
+        starter = check_starter(client, ohbench_task, ohbench_suite, state, image, cpuset)
+        # A pinned timing container is never the one started ahead (unpinned).
+        runtime = manager.started(starter) if cpuset else manager.check_container(request.node.nodeid, starter)
         try:
             yield runtime
         finally:
@@ -423,4 +447,7 @@ def ohbench_outcome(
     if result.grade is not None:
         record.fail_to_pass, record.pass_to_pass = result.grade.fail_to_pass, result.grade.pass_to_pass
     record.set_outcome(result.outcome)
+    annotate = getattr(checker, "annotate_record", None)
+    if annotate is not None:
+        annotate(record, ohbench_llm)
     return TaskOutcome(record, result.detail)

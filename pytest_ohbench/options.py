@@ -66,3 +66,16 @@ def container_limit(value: str) -> int:
     if number < 2:
         raise argparse.ArgumentTypeError(f"expected at least 2 (an item may hold its agent's and its check's container), got {value}")
     return number
+
+
+PERF_CRITERIA = ("gso", "swefficiency", "sweperf")
+
+
+def perf_criterion(value: str) -> str:
+    """argparse type: a perf criterion name."""
+    if value not in PERF_CRITERIA:
+        raise argparse.ArgumentTypeError(f"expected one of {', '.join(PERF_CRITERIA)}, got {value!r}")
+    return value
+
+
+perf_repeats = _bounded(int, 2, "a whole number")

@@ -15,6 +15,7 @@ from _pytest.runner import runtestprotocol
 
 from pytest_ohbench import collect_folders, fixtures
 from pytest_ohbench.agents.base import AgentConfigError, agent_names, load_agent
+from pytest_ohbench.agents.openhands_settings import CONDENSERS
 from pytest_ohbench.agents.replay import PredictionsError, load_predictions, prediction_warnings
 from pytest_ohbench.checks.grading import SKIP_RULES
 from pytest_ohbench.collect import DatasetFile, InvalidRow, TaskItem, inside_suite, is_dataset, warns_here
@@ -23,13 +24,30 @@ from pytest_ohbench.errors import HarnessError, OhbenchWarning, TaskFailed
 from pytest_ohbench.gateway import plugin as gateway_plugin
 from pytest_ohbench.lifecycle import NEXT_ITEM, RECORD_KEY, TimeoutWatch, record_for, stopped_by_timeout
 from pytest_ohbench.llm import redact
-from pytest_ohbench.options import container_limit, docker_host, existing_file, gate_expression, non_negative_float, non_negative_int, positive_int
+from pytest_ohbench.options import (
+    container_limit,
+    docker_host,
+    existing_file,
+    gate_expression,
+    non_negative_float,
+    non_negative_int,
+    perf_criterion,
+    perf_repeats,
+    positive_int,
+)
 from pytest_ohbench.outcomes import Outcome
 from pytest_ohbench.report.record import utc_now
 from pytest_ohbench.report.run_folder import RunFolder, new_run_id
 from pytest_ohbench.runtime.docker import controller_id
 from pytest_ohbench.runtime.engines import engine_for_worker
-from pytest_ohbench.session_setup import check_engine, load_baseline, load_llm_sections, prepare_openhands, resume_target
+from pytest_ohbench.session_setup import (
+    check_engine,
+    load_baseline,
+    load_llm_sections,
+    output_limit_warnings,
+    prepare_openhands,
+    resume_target,
+)
 from pytest_ohbench.settings import build_settings
 from pytest_ohbench.state import STATE_KEY, RunState, run_state
 
@@ -42,11 +60,17 @@ PREVIOUS_SIGTERM = pytest.StashKey[Any]()
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("ohbench", "coding-agent benchmarks (pytest-ohbench)")
     group.addoption("--agent", dest="ohbench_agent", default=None,
-                    help="agent to run on every task: oracle, noop, replay, ... (ini: ohbench_agent)")
+                    help="agent to run on every task: openhands (the default with --llm-config), oracle, noop, replay, ... (ini: ohbench_agent)")
     group.addoption("--ohbench-predictions", dest="ohbench_predictions", type=existing_file, default=None,
                     help="predictions for --agent replay: SWE-bench predictions JSON/JSONL or OpenHands output.jsonl")
-    group.addoption("--ohbench-limit", dest="ohbench_limit", type=positive_int, default=None,
+    group.addoption("--ohbench-limit", "--eval-n-limit", dest="ohbench_limit", type=positive_int, default=None,
                     help="keep only the first N selected tasks (ini: ohbench_limit)")
+    group.addoption("--ohbench-skip-ids", dest="ohbench_skip_ids", action="append", default=[], metavar="IDS",
+                    help="instance ids to leave out, comma-separated (repeatable; env SKIP_IDS adds to them)")
+    group.addoption("--ohbench-image-prefix", dest="ohbench_image_prefix", default=None, metavar="PREFIX",
+                    help="registry/namespace of Multi-SWE-bench instance images instead of mswebench (env EVAL_DOCKER_IMAGE_PREFIX)")
+    group.addoption("--ohbench-image-tars", dest="ohbench_image_tars", default=None, metavar="DIR",
+                    help="a folder of `docker save` tars: a missing task image is docker-loaded from the tar that holds it")
     group.addoption("--ohbench-report-dir", dest="ohbench_report_dir", default=None,
                     help="folder of run folders, relative to the current directory (default: reports; ini: ohbench_report_dir)")
     group.addoption("--ohbench-run-id", dest="ohbench_run_id", default=None,
@@ -56,7 +80,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--ohbench-config", dest="ohbench_config", default=None, metavar="PATH",
                     help="OpenHands-style config.toml with the [llm] sections (default: ./config.toml; ini: ohbench_config)")
     group.addoption("--ohbench-hints", dest="ohbench_hints", action="store_true", default=False,
-                    help="add each instance's hints_text to the agent's prompt")
+                    help="add each instance's hints_text to the agent's prompt (env USE_HINT_TEXT=true too)")
     group.addoption("--ohbench-max-steps", dest="ohbench_max_steps", type=positive_int, default=None,
                     help="LLM calls an agent may make per task (default 100; ini: ohbench_max_steps)")
     group.addoption("--ohbench-max-cost-per-task", dest="ohbench_max_cost_per_task", type=non_negative_float,
@@ -91,11 +115,25 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--ohbench-llm-retries", dest="ohbench_llm_retries", type=non_negative_int, default=None,
                     help="times the LLM gateway retries an upstream 429/5xx answer, with backoff (default 3; ini: ohbench_llm_retries)")
     group.addoption("--openhands-version", dest="openhands_version", default=None,
-                    help="openhands-ai release for --agent openhands (default: the tested 0.48.0)")
+                    help="openhands-ai release for --agent openhands (default: the tested 0.48.0; "
+                         "a release without a Python 3.13 wheel, e.g. 0.62.0, is built from its sdist)")
     group.addoption("--openhands-wheelhouse", dest="openhands_wheelhouse", default=None, metavar="DIR",
                     help="wheels for Python 3.13 with openhands-ai (default: downloaded once from PyPI and cached)")
     group.addoption("--openhands-agent-class", dest="openhands_agent_class", default=None,
-                    help="OpenHands agent class (default: CodeActAgent)")
+                    help="OpenHands agent class present in the version (default: CodeActAgent)")
+    group.addoption("--openhands-enable-browsing", dest="openhands_enable_browsing", action="store_true", default=None,
+                    help="OpenHands [agent] enable_browsing (default: off, a headless run)")
+    group.addoption("--openhands-condenser", dest="openhands_condenser", default=None, choices=sorted(CONDENSERS),
+                    help="OpenHands [condenser] type (default: noop)")
+    group.addoption("--openhands-condenser-size", dest="openhands_condenser_max_events", type=positive_int, default=None,
+                    metavar="N", help="events the condenser keeps (max_events, max_size or attention_window; default 40)")
+    group.addoption("--openhands-sdk-version", dest="openhands_sdk_version", default=None,
+                    help="openhands-sdk/openhands-tools release for --agent openhands-sdk (OpenHands V1; default 1.57.0)")
+    group.addoption("--openhands-source", dest="openhands_source", default=None, metavar="DIR",
+                    help="a checkout or fork of OpenHands (0.x, or V1 with --agent openhands-sdk) to run instead of a release; "
+                         "its dependencies as its poetry.lock / uv.lock pins them")
+    group.addoption("--openhands-eval-note", dest="openhands_eval_note", default=None, metavar="NOTE",
+                    help="the _N_<NOTE> suffix of the outputs/ run_infer folder")
     group.addoption("--ohbench-runtime", dest="ohbench_runtime", default=None, choices=("docker", "local"),
                     help="where tasks run: docker (default), or local: a temp folder and host subprocesses, "
                     "no isolation (prompt and GitTaskBench tasks; ini: ohbench_runtime)")
@@ -105,6 +143,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--ohbench-max-containers", dest="ohbench_max_containers", type=container_limit, default=None,
                     metavar="N", help="at most N containers at once per engine, shared by every worker and run on this "
                     "host (at least 2; default: no limit; ini: ohbench_max_containers)")
+    group.addoption("--ohbench-perf-criterion", dest="ohbench_perf_criterion", type=perf_criterion, default=None,
+                    help="perf tasks: gso (default), swefficiency or sweperf; overrides suite.yaml perf.criterion")
+    group.addoption("--ohbench-perf-target", dest="ohbench_perf_target", type=non_negative_float, default=None,
+                    help="perf tasks: the criterion's bar (gso: fraction of the human's speed, default 0.95; "
+                         "swefficiency: speedup ratio; sweperf: gain); overrides suite.yaml perf.target")
+    group.addoption("--ohbench-perf-repeats", dest="ohbench_perf_repeats", type=perf_repeats, default=None,
+                    help="perf tasks: timed rounds per state (default 5); overrides suite.yaml perf.repeats")
     parser.addini("ohbench_agent", "default agent for --agent", default="")
     parser.addini("ohbench_docker_hosts", "Docker engines for --ohbench-docker-host, one a line", type="linelist", default=[])
     parser.addini("ohbench_max_containers", "default for --ohbench-max-containers", default="")
@@ -112,11 +157,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("ohbench_limit", "default for --ohbench-limit", default="")
     parser.addini("ohbench_report_dir", "default for --ohbench-report-dir", default="reports")
     parser.addini("ohbench_config", "default for --ohbench-config", default="config.toml")
-    parser.addini("ohbench_max_steps", "default for --ohbench-max-steps", default="100")
-    parser.addini("ohbench_max_cost_per_task", "default for --ohbench-max-cost-per-task", default="3")
+    # Empty defaults: config.toml's [core] max_iterations / max_budget_per_task come next, then 100 and 3.
+    parser.addini("ohbench_max_steps", "default for --ohbench-max-steps", default="")
+    parser.addini("ohbench_max_cost_per_task", "default for --ohbench-max-cost-per-task", default="")
     parser.addini("ohbench_command", "default for --ohbench-command", default="")
     parser.addini("ohbench_flaky", "instance ids or patterns the `instance` gate ignores", type="linelist", default=[])
     parser.addini("ohbench_progress", "default for --ohbench-progress", default="")
+    parser.addini("ohbench_perf_criterion", "default for --ohbench-perf-criterion (over suite.yaml)", default="")
+    parser.addini("ohbench_perf_target", "default for --ohbench-perf-target (over suite.yaml)", default="")
+    parser.addini("ohbench_perf_repeats", "default for --ohbench-perf-repeats (over suite.yaml)", default="")
     parser.addini("ohbench_llm_retries", "default for --ohbench-llm-retries", default="3")
 
 
@@ -155,8 +204,11 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(BadRowTolerance(), "ohbench-bad-rows")
     if workerinput is None:
         config.pluginmanager.register(RunController(config, load_baseline(settings, reports)), "ohbench-controller")
-    if agent == "openhands" and workerinput is None and not config.option.collectonly:
-        prepare_openhands(settings.agent)
+    if workerinput is None:
+        for warning in output_limit_warnings(config.stash[STATE_KEY].llms):
+            config.issue_config_time_warning(pytest.PytestConfigWarning(warning), stacklevel=2)
+    if agent in ("openhands", "openhands-sdk") and workerinput is None and not config.option.collectonly:
+        prepare_openhands(settings.agent, sdk=agent == "openhands-sdk")
 
 
 def check_agent(name: str, settings: Any) -> None:
@@ -206,12 +258,17 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """--ohbench-resume keeps judged items; --ohbench-limit N keeps the first N tasks left."""
+    """--ohbench-resume keeps judged items; --ohbench-skip-ids drops ids; --ohbench-limit N keeps the first N left."""
     resumed = run_state(config).resumed
     if resumed:
         done = [item for item in items if item.nodeid in resumed]
         config.hook.pytest_deselected(items=done)
         items[:] = [item for item in items if item.nodeid not in resumed]
+    skip = run_state(config).settings.skip_ids
+    if skip:
+        skipped = [item for item in items if isinstance(item, TaskItem) and item.ohbench_task.instance_id in skip]
+        config.hook.pytest_deselected(items=skipped)
+        items[:] = [item for item in items if not (isinstance(item, TaskItem) and item.ohbench_task.instance_id in skip)]
     limit = run_state(config).settings.limit
     tasks = [item for item in items if isinstance(item, TaskItem)]
     if limit is not None and len(tasks) > limit:
@@ -256,7 +313,10 @@ class BadRowTolerance:
             session.config.option.continue_on_collection_errors = True
 
 
-NO_AGENT = "no agent chosen: pass --agent NAME (e.g. oracle, noop, replay)"
+NO_AGENT = (
+    "no agent chosen: pass --llm-config SECTION to run OpenHands with that model, "
+    "or --agent NAME (e.g. oracle, noop, replay)"
+)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from pathlib import Path
 
+import docker
 import pytest
 
+from pytest_ohbench.agents.agent_tree import TreeError, ensure_tree
 from pytest_ohbench.agents.base import AgentSettings
-from pytest_ohbench.agents.openhands_install import WheelhouseError, ensure_wheelhouse
+from pytest_ohbench.agents.openhands import agent_classes, tree_spec
+from pytest_ohbench.agents.openhands_install import WheelhouseError, ensure_sdk_wheelhouse, ensure_wheelhouse
+from pytest_ohbench.agents.openhands_sdk import sdk_tree_spec
+from pytest_ohbench.agents.openhands_source import (
+    SourceError,
+    agent_classes_of,
+    ensure_source_trees,
+    has_release_source,
+    inspect_source,
+    release_source,
+)
 from pytest_ohbench.controller import Baseline
 from pytest_ohbench.llm import LLMConfig, LLMConfigError, load_llm_config
 from pytest_ohbench.report.batch import kept_on_resume
@@ -47,21 +61,116 @@ def resume_target(settings: Settings, reports: Path, run_id: str) -> tuple[Path,
     return folder.parent, folder.name, kept
 
 
-def prepare_openhands(settings: AgentSettings) -> None:
-    """Make the OpenHands wheelhouse before any task starts: a missing OpenHands is a usage error."""
+def prepare_openhands(settings: AgentSettings, sdk: bool = False) -> None:
+    """Make OpenHands' wheelhouse and tree before any task starts: a missing OpenHands is a usage error."""
+    if settings.openhands_source:
+        prepare_openhands_source(settings, sdk)
+    elif sdk:
+        prepare_openhands_sdk(settings)
+    else:
+        prepare_openhands_release(settings)
+
+
+def _build(what: str, build: Callable[[docker.DockerClient], object]) -> None:
+    """Build a tree once per machine (the workers then only find it); no engine: each item reports it."""
+    try:
+        client = docker_client()
+    except Exception:
+        return
+    try:
+        build(client)
+    except (TreeError, SourceError) as exc:
+        raise pytest.UsageError(f"{what}: {exc}") from None
+    finally:
+        client.close()
+
+
+def check_agent_class(settings: AgentSettings, classes: list[str], of: str) -> None:
+    if classes and settings.openhands_agent_class not in classes:
+        raise pytest.UsageError(
+            f"--openhands-agent-class {settings.openhands_agent_class}: not an agent class of {of} (it has: {', '.join(classes)})"
+        )
+
+
+def prepare_openhands_release(settings: AgentSettings) -> None:
+    """openhands-ai `--openhands-version`: its wheels, or its sdist when it has no wheel for Python 3.13."""
     given = settings.openhands_wheelhouse
+    version = settings.openhands_version
+    no_wheel = "no wheel for Python 3.13 was tried"
     if given:
         if not list(given.glob("openhands_ai-*.whl")):
             raise pytest.UsageError(f"--openhands-wheelhouse {given}: no openhands_ai wheel in it")
+        wheelhouse = given
+    elif has_release_source(version):
+        wheelhouse = None
+    else:
+        try:
+            wheelhouse = ensure_wheelhouse(version)
+        except WheelhouseError as exc:
+            wheelhouse, no_wheel = None, str(exc)
+    if wheelhouse is None:
+        try:
+            source = release_source(version)
+        except SourceError as exc:
+            raise pytest.UsageError(
+                f"--openhands-version {version}: cannot get OpenHands {version} ({no_wheel}; {exc}); pass a released "
+                "version, --openhands-source DIR (a checkout) or --openhands-wheelhouse DIR (wheels for Python 3.13)"
+            ) from None
+        check_agent_class(settings, agent_classes_of(source), f"OpenHands {version}")
+        _build(f"--openhands-version {version}", lambda client: ensure_source_trees(client, source))
         return
-    version = settings.openhands_version
+    check_agent_class(settings, agent_classes(wheelhouse), f"OpenHands {version}")
+    _build("--agent openhands", lambda client: ensure_tree(client, tree_spec(version, wheelhouse)))
+
+
+def prepare_openhands_source(settings: AgentSettings, sdk: bool) -> None:
+    """--openhands-source DIR: a checkout of the kind the agent runs, installed into its trees."""
+    assert settings.openhands_source is not None
     try:
-        ensure_wheelhouse(version)
+        source = inspect_source(settings.openhands_source)
+    except SourceError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    if source.kind == "v1" and not sdk:
+        raise pytest.UsageError(f"--openhands-source {settings.openhands_source}: an OpenHands V1 (SDK) tree: pass --agent openhands-sdk")
+    if source.kind == "0.x" and sdk:
+        raise pytest.UsageError(f"--openhands-source {settings.openhands_source}: an OpenHands 0.x tree: pass --agent openhands")
+    check_agent_class(settings, agent_classes_of(source), str(settings.openhands_source))
+    _build(f"--openhands-source {settings.openhands_source}", lambda client: ensure_source_trees(client, source))
+
+
+def prepare_openhands_sdk(settings: AgentSettings) -> None:
+    """The OpenHands V1 (SDK) wheelhouse and tree, before any task starts."""
+    version = settings.openhands_sdk_version
+    try:
+        wheelhouse = ensure_sdk_wheelhouse(version)
     except WheelhouseError as exc:
-        raise pytest.UsageError(
-            f"--agent openhands: cannot get OpenHands {version} ({exc}); pass --openhands-wheelhouse DIR "
-            "with openhands-ai and its dependencies as wheels for Python 3.13"
-        ) from None
+        raise pytest.UsageError(f"--agent openhands-sdk: cannot get openhands-sdk {version} wheels for Python 3.13 ({exc})") from None
+    _build("--agent openhands-sdk", lambda client: ensure_tree(client, sdk_tree_spec(version, wheelhouse)))
+
+
+def output_limit_warnings(llms: dict[str, LLMConfig]) -> list[str]:
+    """A warning per section whose max_output_tokens is above its model's limit, where litellm knows it.
+
+    Providers reject such requests ("max_tokens is too large") on every call of every item.
+    """
+    sections = [llm for llm in llms.values() if llm.max_output_tokens]
+    if not sections:
+        return []
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # the bundled map: no download
+    import litellm  # imported only when a section sets a limit (it takes seconds)
+
+    warnings = []
+    for llm in sections:
+        try:
+            limit = litellm.get_model_info(llm.model).get("max_output_tokens")
+        except Exception:  # a model litellm does not know: nothing to check against
+            continue
+        if limit and llm.max_output_tokens and llm.max_output_tokens > limit:
+            warnings.append(
+                f"[llm.{llm.name}] max_output_tokens = {llm.max_output_tokens} is above {llm.model}'s limit of {limit} "
+                "(litellm): its requests may fail with 'max_tokens is too large'"
+            )
+    return warnings
 
 
 def load_llm_sections(settings: Settings) -> dict[str, LLMConfig]:

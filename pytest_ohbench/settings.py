@@ -8,16 +8,32 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 
-from pytest_ohbench.agents.base import DEFAULT_OPENHANDS_VERSION, AgentSettings
-from pytest_ohbench.options import container_limit, docker_host, non_negative_float, non_negative_int, positive_int
+from pytest_ohbench.agents.base import DEFAULT_OPENHANDS_SDK_VERSION, DEFAULT_OPENHANDS_VERSION, AgentSettings
+from pytest_ohbench.options import (
+    container_limit,
+    docker_host,
+    non_negative_float,
+    non_negative_int,
+    perf_criterion,
+    perf_repeats,
+    positive_int,
+)
 from pytest_ohbench.report.compare import Gate, read_flaky_file
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+DEFAULT_LLM_AGENT = "openhands"  # the agent of `--llm-config X` without --agent
 T = TypeVar("T")
 D = TypeVar("D")
 
@@ -50,6 +66,12 @@ class Settings:
     llm_retries: int = 3  # --ohbench-llm-retries: upstream 429/5xx retried by the gateway
     docker_hosts: tuple[str, ...] = ()  # --ohbench-docker-host, in order; () means DOCKER_HOST
     max_containers: int | None = None  # --ohbench-max-containers: per engine, shared by all workers
+    # --ohbench-perf-*: applied over every suite's `perf:` section (only the ones given).
+    perf_overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
+    # The OpenHands run_infer knobs (their environment variables are the defaults).
+    image_prefix: str | None = None  # --ohbench-image-prefix / EVAL_DOCKER_IMAGE_PREFIX
+    image_tars: Path | None = None  # --ohbench-image-tars: a folder of image tars
+    skip_ids: frozenset[str] = frozenset()  # --ohbench-skip-ids / SKIP_IDS
 
 
 def _ini(config: pytest.Config, name: str, option: str, convert: Callable[[str], T]) -> T | None:
@@ -82,30 +104,67 @@ def _text(config: pytest.Config, dest: str) -> str:
     return str(config.getoption(dest) or config.getini(dest) or "")
 
 
+def _env_flag(name: str) -> bool:
+    """An environment switch as run_infer reads it: true, 1, yes."""
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes")
+
+
+def core_section(path: Path) -> dict[str, Any]:
+    """OpenHands' [core] max_iterations / max_budget_per_task from the config.toml, when it sets them."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return {}  # a missing or broken file is reported where the [llm] sections are read
+    raw = data.get("core")
+    core: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    found: dict[str, Any] = {}
+    for key, wanted in (("max_iterations", int), ("max_budget_per_task", (int, float))):
+        if key in core:
+            value = core[key]
+            if isinstance(value, bool) or not isinstance(value, wanted) or value < (1 if key == "max_iterations" else 0):
+                raise pytest.UsageError(f"{path}: [core] {key} must be a {'number >= 1' if wanted is int else 'number >= 0'}, got {value!r}")
+            found[key] = value
+    return found
+
+
 def build_settings(config: pytest.Config) -> Settings:
     """Read every option once (usage errors name the option)."""
     predictions: Any = config.getoption("ohbench_predictions")
     wheelhouse: Any = config.getoption("openhands_wheelhouse")
+    source: Any = config.getoption("openhands_source")
+    config_path = _path(config, _text(config, "ohbench_config") or "config.toml")
+    # OpenHands users keep their limits in [core]: the defaults when no option or ini key sets them.
+    core = core_section(config_path)
     agent = AgentSettings(
-        max_steps=_value(config, "ohbench_max_steps", "--ohbench-max-steps", positive_int, 100),
-        max_cost_per_task=_value(
-            config, "ohbench_max_cost_per_task", "--ohbench-max-cost-per-task", non_negative_float, 3.0
-        ),
+        max_steps=_value(config, "ohbench_max_steps", "--ohbench-max-steps", positive_int, core.get("max_iterations", 100)),
+        max_cost_per_task=float(_value(
+            config, "ohbench_max_cost_per_task", "--ohbench-max-cost-per-task", non_negative_float,
+            core.get("max_budget_per_task", 3.0),
+        )),
         command=_text(config, "ohbench_command"),
         predictions=_path(config, predictions) if predictions else None,
         openhands_version=config.getoption("openhands_version") or DEFAULT_OPENHANDS_VERSION,
         openhands_wheelhouse=_path(config, wheelhouse) if wheelhouse else None,
         openhands_agent_class=config.getoption("openhands_agent_class") or "CodeActAgent",
+        openhands_enable_browsing=bool(config.getoption("openhands_enable_browsing")),
+        openhands_condenser=config.getoption("openhands_condenser") or "noop",
+        openhands_condenser_max_events=config.getoption("openhands_condenser_max_events") or 40,
+        openhands_eval_note=config.getoption("openhands_eval_note") or "",
+        openhands_sdk_version=config.getoption("openhands_sdk_version") or DEFAULT_OPENHANDS_SDK_VERSION,
+        openhands_source=_path(config, source) if source else None,
     )
     resume = config.getoption("ohbench_resume")
+    tars = config.getoption("ohbench_image_tars")
+    llm_sections = tuple(config.getoption("ohbench_llm_configs") or ())
     return Settings(
-        agent_name=_text(config, "ohbench_agent") or None,
+        # A model and no agent: OpenHands, the agent this harness is built around.
+        agent_name=_text(config, "ohbench_agent") or (DEFAULT_LLM_AGENT if llm_sections else None),
         agent=agent,
         report_dir=_path(config, _text(config, "ohbench_report_dir") or "reports"),
         run_id=config.getoption("ohbench_run_id"),
-        llm_sections=tuple(config.getoption("ohbench_llm_configs") or ()),
-        config_path=_path(config, _text(config, "ohbench_config") or "config.toml"),
-        hints=bool(config.getoption("ohbench_hints")),
+        llm_sections=llm_sections,
+        config_path=config_path,
+        hints=bool(config.getoption("ohbench_hints")) or _env_flag("USE_HINT_TEXT"),
         limit=_value(config, "ohbench_limit", "--ohbench-limit", positive_int, None),
         attempts=config.getoption("ohbench_attempts") or 1,
         retries=config.getoption("ohbench_retries") or 0,
@@ -123,6 +182,23 @@ def build_settings(config: pytest.Config) -> Settings:
         llm_retries=_value(config, "ohbench_llm_retries", "--ohbench-llm-retries", non_negative_int, 3),
         docker_hosts=_docker_hosts(config),
         max_containers=_value(config, "ohbench_max_containers", "--ohbench-max-containers", container_limit, None),
+        perf_overrides={
+            key: value
+            for key, value in (
+                ("criterion", _value(config, "ohbench_perf_criterion", "--ohbench-perf-criterion", perf_criterion, None)),
+                ("target", _value(config, "ohbench_perf_target", "--ohbench-perf-target", non_negative_float, None)),
+                ("repeats", _value(config, "ohbench_perf_repeats", "--ohbench-perf-repeats", perf_repeats, None)),
+            )
+            if value is not None
+        },
+        image_prefix=config.getoption("ohbench_image_prefix") or os.environ.get("EVAL_DOCKER_IMAGE_PREFIX") or None,
+        image_tars=_path(config, tars) if tars else None,
+        skip_ids=frozenset(
+            part.strip()
+            for value in [*(config.getoption("ohbench_skip_ids") or []), os.environ.get("SKIP_IDS", "")]
+            for part in value.split(",")
+            if part.strip()
+        ),
     )
 
 

@@ -45,6 +45,9 @@ class TestSettings:
     # checks/integrity.py: the agent's changes to them are set aside before grading.
     infrastructure: list[str] = dataclasses.field(default_factory=list)
     skipped_p2p: str = "strict"  # or "official": a skipped PASS_TO_PASS test passes (SWE-bench)
+    # The keys suite.yaml set itself: a suite's own command or parser beats a dataset's
+    # official one (checks/swebench_specs.py); a default does not. Not a suite.yaml key.
+    given: frozenset[str] = dataclasses.field(default=frozenset(), metadata={"internal": True})
 
     def __post_init__(self) -> None:
         if self.skipped_p2p not in SKIP_RULES:
@@ -76,6 +79,46 @@ class Timeouts:
 
 
 @dataclasses.dataclass
+class PerfSettings:
+    """How perf tasks are measured and judged (see README "Performance tasks")."""
+
+    criterion: str = "gso"  # gso | swefficiency | sweperf
+    target: float | None = None  # the criterion's bar (gso: fraction of the human's speed)
+    repeats: int = 5  # timed rounds per state (chosen from benchmarks/perf_noise.py)
+    warmups: int = 1  # untimed rounds first
+    extra_repeats: int = 5  # rounds added while the verdict is noisy or a near miss (0: never) ...
+    max_repeats: int = 20  # ... up to this many timed rounds
+    alpha: float = 0.01  # the significance guard's level
+    estimator: str = "min"  # min | median | mean | paired: how the repeats make one figure
+    clock: str = "cpu"  # cpu (user + system seconds) | wall (elapsed; a script's `Execution time:` figure)
+    python: str = "python3"  # the interpreter that runs the efficiency tests
+    cpuset: str = "auto"  # CPUs the state containers share: auto (one per xdist worker), none, or e.g. "1"
+    reveal_reference: bool = False  # name the human's commit in the prompt
+
+    def __post_init__(self) -> None:
+        criteria, estimators = ("gso", "swefficiency", "sweperf"), ("min", "median", "mean", "paired")
+        if self.criterion not in criteria:
+            raise ValueError(f"perf.criterion: must be one of {', '.join(criteria)}, got {self.criterion!r}")
+        if self.estimator not in estimators:
+            raise ValueError(f"perf.estimator: must be one of {', '.join(estimators)}, got {self.estimator!r}")
+        if self.clock not in ("cpu", "wall"):
+            raise ValueError(f"perf.clock: must be cpu or wall, got {self.clock!r}")
+        if not isinstance(self.repeats, int) or self.repeats < 2:
+            raise ValueError(f"perf.repeats: must be a whole number >= 2, got {self.repeats!r}")
+        if not isinstance(self.extra_repeats, int) or self.extra_repeats < 0:
+            raise ValueError(f"perf.extra_repeats: must be a whole number >= 0, got {self.extra_repeats!r}")
+        if not isinstance(self.max_repeats, int) or self.max_repeats < self.repeats:
+            raise ValueError(f"perf.max_repeats: must be a whole number >= repeats, got {self.max_repeats!r}")
+        if not isinstance(self.warmups, int) or self.warmups < 0:
+            raise ValueError(f"perf.warmups: must be a whole number >= 0, got {self.warmups!r}")
+        if not isinstance(self.alpha, (int, float)) or not 0 < self.alpha < 1:
+            raise ValueError(f"perf.alpha: must be between 0 and 1, got {self.alpha!r}")
+        if self.target is not None and not isinstance(self.target, (int, float)):
+            raise ValueError(f"perf.target: must be a number, got {self.target!r}")
+        self.cpuset = str(self.cpuset)
+
+
+@dataclasses.dataclass
 class SuiteConfig:
     """Defaults for every task of one suite folder."""
 
@@ -87,6 +130,7 @@ class SuiteConfig:
     test: TestSettings = dataclasses.field(default_factory=TestSettings)
     container: ContainerSettings = dataclasses.field(default_factory=ContainerSettings)
     timeouts: Timeouts = dataclasses.field(default_factory=Timeouts)
+    perf: PerfSettings = dataclasses.field(default_factory=PerfSettings)
 
 
 _SECTIONS = {
@@ -94,6 +138,7 @@ _SECTIONS = {
     "test": TestSettings,
     "container": ContainerSettings,
     "timeouts": Timeouts,
+    "perf": PerfSettings,
 }
 
 
@@ -148,7 +193,7 @@ def _section(path: Path, key: str, cls: type, data: Any) -> Any:
         return cls()
     if not isinstance(data, dict):
         raise DatasetError(f"{path}: '{key}' must be a mapping")
-    known = {f.name for f in dataclasses.fields(cls)}
+    known = {f.name for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
     unknown = sorted(set(data) - known)
     if unknown:
         raise DatasetError(f"{path}: unknown key '{key}.{unknown[0]}' (known: {', '.join(sorted(known))})")
@@ -163,9 +208,12 @@ def _section(path: Path, key: str, cls: type, data: Any) -> Any:
                 f"{path}: container.memory: invalid memory size {data['memory']!r} (expected e.g. 512m or 2g)"
             ) from None
     try:
-        return cls(**data)
+        section = cls(**data)
     except ValueError as exc:  # a section's own check of its values
         raise DatasetError(f"{path}: {exc}") from None
+    if "given" in {f.name for f in dataclasses.fields(cls)}:
+        section.given = frozenset(data)
+    return section
 
 
 def load_suite(directory: Path) -> SuiteConfig | None:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Make this machine ready to run pytest-ohbench: a virtualenv with the package, a running
-# Docker engine, and the base image the bundled suites build on. Idempotent: a second run
+# Docker engine, the base image the bundled suites build on and the toolchain image on top
+# of it (scripts/toolchain_image.sh). Idempotent: a second run
 # changes nothing and takes well under a second. `--test` also installs what the project's
 # own tests need (chromium, for the HTML report test).
 #
@@ -14,6 +15,7 @@ BASE_IMAGE="${OHBENCH_BASE_IMAGE:-ohbench/base:trixie}"
 BASE_SUITE="${OHBENCH_BASE_SUITE:-trixie}"
 BASE_PACKAGES="python3,python3-venv,python3-pytest,git,patch,ca-certificates"
 DOCKERD_LOG="/var/log/ohbench-dockerd.log"
+MSWE_VERSION="1.1.2"  # the multi-swe-bench release whose parsers the parity tests check
 ROOTFS=""
 
 say() { printf 'bootstrap: %s\n' "$*"; }
@@ -59,7 +61,12 @@ setup_venv() {
   say "venv: installing the package into $VENV (a minute or two on a fresh machine)"
   [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV" || die "python3 -m venv failed (apt-get install python3-venv?)"
   local log="$VENV/.ohbench-pip.log"
-  if ! { "$VENV/bin/python" -m pip install -q --upgrade pip && "$VENV/bin/python" -m pip install -q -e "${ROOT}[test]"; } >"$log" 2>&1; then
+  # The extras swebench and mswe grade real SWE-bench / Multi-SWE-bench rows with their official
+  # parsers; multi-swe-bench itself goes in without its dependencies: its parsers need only
+  # dataclasses-json (in the extra), not its image-building and GitHub stack.
+  if ! { "$VENV/bin/python" -m pip install -q --upgrade pip \
+      && "$VENV/bin/python" -m pip install -q -e "${ROOT}[test,swebench,mswe]" \
+      && "$VENV/bin/python" -m pip install -q --no-deps "multi-swe-bench==$MSWE_VERSION"; } >"$log" 2>&1; then
     tail -n 20 "$log" >&2
     die "pip install failed (log: $log)"
   fi
@@ -147,5 +154,7 @@ setup_test_tools() {
 setup_venv
 setup_docker
 setup_base_image
+# The Go and Java toolchains of the bundled Multi-SWE-bench examples, once per machine.
+bash "$ROOT/scripts/toolchain_image.sh" || die "the toolchain image could not be made"
 [ -z "$WITH_TEST_TOOLS" ] || setup_test_tools
 say "ready"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +13,8 @@ import docker
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# Runner demo projects whose tests fail on purpose (their output is parser test data).
+collect_ignore = ["data"]
 # pytester gives each test run its own HOME: keep the OpenHands wheelhouse in one shared
 # cache (subprocesses inherit this) so it is downloaded once, not per test.
 os.environ.setdefault("OHBENCH_CACHE_DIR", str(Path.home() / ".cache" / "pytest-ohbench"))
@@ -23,6 +27,22 @@ def _unavailable(reason: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"CI is set but {reason} (run scripts/bootstrap.sh)", pytrace=False)
     pytest.skip(reason)
+
+
+def run_output(client: docker.DockerClient, image: str, command: list[str], **options: object) -> bytes:
+    """What `command` prints in a throw-away container with no network.
+
+    Not containers.run(remove=True): under load docker-py can read the logs after the
+    removal began and get nothing back.
+    """
+    container = client.containers.run(image, command, detach=True, network_mode="none", **options)
+    try:
+        status = container.wait(timeout=120)["StatusCode"]
+        output: bytes = container.logs()
+        assert status == 0, f"{command} exited {status} in {image}: {output[-500:]!r}"
+        return output
+    finally:
+        container.remove(force=True)
 
 
 @pytest.fixture(scope="session")
@@ -53,3 +73,24 @@ def swe_suite(pytester: pytest.Pytester) -> Path:
     target = pytester.path / "suites" / "swe"
     shutil.copytree(EXAMPLES_SWE, target, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
     return target
+
+
+OLD_DEBIAN = "ohbench/base:bookworm"  # Python 3.11: below what OpenHands needs
+NO_PYTHON = "ohbench/base:bookworm-nopython"
+
+
+@pytest.fixture(scope="session")
+def old_debian_images(docker_client: docker.DockerClient, base_image: str) -> tuple[str, str]:
+    """Task base images from Debian bookworm: one with its Python 3.11, one with no Python at all (made once)."""
+    result = subprocess.run(
+        ["bash", str(REPO_ROOT / "scripts" / "debian_image.sh"), OLD_DEBIAN, "bookworm", "python3,python3-pytest,git,patch"],
+        capture_output=True, text=True,
+    )
+    if result.returncode != 0:
+        _unavailable(f"cannot make {OLD_DEBIAN}: {result.stderr.strip()[-300:]}")
+    try:
+        docker_client.images.get(NO_PYTHON)
+    except docker.errors.ImageNotFound:
+        dockerfile = f"FROM {OLD_DEBIAN}\nRUN rm -rf /usr/bin/python3* /usr/lib/python3* /usr/lib/python3.*\n"
+        docker_client.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=NO_PYTHON, rm=True, network_mode="none")
+    return OLD_DEBIAN, NO_PYTHON

@@ -57,10 +57,10 @@ def test_bad_option_values_are_usage_errors(pytester: pytest.Pytester) -> None:
     make_suite(pytester, ["octo__lib-1"])
     result = pytester.runpytest_subprocess("suite", "--ohbench-limit", "0")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*--ohbench-limit: expected a number >= 1, got 0*"])
+    result.stderr.fnmatch_lines(["*--ohbench-limit/--eval-n-limit: expected a number >= 1, got 0*"])
     result = pytester.runpytest_subprocess("suite")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*no agent chosen: pass --agent NAME*"])
+    result.stderr.fnmatch_lines(["*no agent chosen: pass --llm-config SECTION to run OpenHands with that model, or --agent NAME*"])
     result = pytester.runpytest_subprocess("suite", "--agent", "replay")
     result.stderr.fnmatch_lines(["*--agent replay needs --ohbench-predictions FILE*"])
 
@@ -69,7 +69,7 @@ def test_unknown_agent_is_a_usage_error_listing_the_known_ones(pytester: pytest.
     make_suite(pytester, ["octo__lib-1"])
     result = pytester.runpytest_subprocess("suite", "--agent", "gpt-engineer")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*--agent: unknown agent 'gpt-engineer' (available: command, mini, noop, openhands, oracle, replay)*"])
+    result.stderr.fnmatch_lines(["*--agent: unknown agent 'gpt-engineer' (available: command, mini, noop, openhands, openhands-sdk, oracle, replay)*"])
 
 
 @pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import docker
 import pytest
+from conftest import run_output
 
 from pytest_ohbench.errors import HarnessError
 from pytest_ohbench.runtime.docker import INSTANCE_LABEL, RUN_LABEL, DockerRuntime, remove_run_containers
@@ -87,13 +88,7 @@ def test_build_once_per_content_hash(tmp_path: Path, docker_client: docker.Docke
         assert first.source == "build" or first.source == "cached"
         assert again == ResolvedImage(first.name, "cached")
         assert changed.name != first.name and changed.name.startswith(f"{BUILD_REPOSITORY}/unit-demo:")
-        # Not run(remove=True): under load docker-py can read its logs after the removal began.
-        container = docker_client.containers.run(changed.name, ["cat", "/testbed/README"], detach=True, network_mode="none")
-        try:
-            assert container.wait(timeout=60)["StatusCode"] == 0
-            assert container.logs() == b"two"
-        finally:
-            container.remove(force=True)
+        assert run_output(docker_client, changed.name, ["cat", "/testbed/README"]) == b"two"
     finally:
         for name in {first.name, changed.name}:
             docker_client.images.remove(name, force=True)

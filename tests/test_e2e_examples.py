@@ -16,8 +16,7 @@ from pytest_ohbench.runtime.docker import RUN_LABEL
 pytestmark = pytest.mark.docker
 INSTANCES = sorted(
     json.loads(line).get("instance_id")
-    for name in ("swe-bench.jsonl", "multi-swe-bench.jsonl")
-    for line in (EXAMPLES_SWE / name).read_text().splitlines()
+    for line in (EXAMPLES_SWE / "swe-bench.jsonl").read_text().splitlines()
 )
 
 
@@ -28,10 +27,8 @@ def outcomes(pytester: pytest.Pytester, run_id: str) -> dict[str, str]:
     return {r["instance_id"]: r["outcome"] for r in records}
 
 
-def test_the_suite_has_both_row_formats_and_two_repositories() -> None:
+def test_the_suite_has_two_repositories() -> None:
     assert len(INSTANCES) >= 4
-    rows = [json.loads(line) for line in (EXAMPLES_SWE / "multi-swe-bench.jsonl").read_text().splitlines()]
-    assert rows and all("fix_patch" in row and "f2p_tests" in row for row in rows)
     assert len({i.split("-")[0] for i in INSTANCES}) >= 2
 
 

@@ -145,9 +145,11 @@ def test_two_engines_share_the_items_and_keep_their_limit(
     finally:
         stop.set()
         poller.join()
-    result.assert_outcomes(passed=4)
+    rows = len((swe_suite / "swe-bench.jsonl").read_text().splitlines())
+    result.assert_outcomes(passed=rows)
     lines = (pytester.path / "reports" / "engines" / "results.jsonl").read_text().splitlines()
     records = [json.loads(line) for line in lines]
+    assert len(records) == rows
     assert {r["outcome"] for r in records} == {"resolved"}
     # Four workers, two engines: each engine ran items (workers gw0, gw2 on the first).
     assert {r["engine"] for r in records} == set(hosts)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import docker
 import pytest
+from conftest import run_output
 from tinysuite import DOCKERFILE, make_tiny_suite, write_predictions
 
 from pytest_ohbench.errors import HarnessError
@@ -48,6 +49,7 @@ PROBE = (
 # adds correctly and takes its add(): the agent never saw the fix, its code finds it.
 FROM_THE_FUTURE = '''import os
 import subprocess
+from conftest import run_output
 
 
 def add(a, b):
@@ -89,16 +91,16 @@ def suites(tmp_path_factory: pytest.TempPathFactory, docker_client: docker.Docke
     tag = "ohbench-test/future-history:" + hashlib.sha256(FUTURE.encode()).hexdigest()[:12]
     docker_client.images.build(
         path=str(given / "repos" / "calc"), dockerfile=str(given / "Dockerfile"), tag=tag,
-        buildargs={"BASE_IMAGE": base_image}, rm=True,
+        buildargs={"BASE_IMAGE": base_image}, rm=True, network_mode="none",
     )
     (given / "suite.yaml").write_text(f"name: given\nimage:\n  template: '{tag}'\n  pull: false\ncontainer:\n  memory: 512m\n")
     row = json.loads((given / "data.jsonl").read_text())
-    future = docker_client.containers.run(tag, ["cat", "/future_sha"], remove=True).decode().strip()
+    future = run_output(docker_client, tag, ["cat", "/future_sha"]).decode().strip()
     return {"root": str(root), "image": tag, "base": row["base_commit"], "future": future}
 
 
 def test_the_image_really_holds_the_future(docker_client: docker.DockerClient, suites: dict[str, str]) -> None:
-    out = docker_client.containers.run(suites["image"], ["bash", "-c", PROBE], remove=True, working_dir="/testbed").decode()
+    out = run_output(docker_client, suites["image"], ["bash", "-c", PROBE], working_dir="/testbed").decode()
     assert suites["future"] in out and "stash@{0}" in out and "v1.1" in out
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import docker
 import pytest
+from conftest import run_output
 from tinysuite import BASE_FILES, F2P, FIXED_CALC, NEW_TESTS, P2P, git
 
 pytestmark = pytest.mark.docker
@@ -207,8 +208,8 @@ def adversarial_run(
     write_files(suite / "repo", REPO_FILES)
     (suite / "Dockerfile").write_text(DOCKERFILE)
     (suite / "suite.yaml").write_text(SUITE_YAML)
-    version = docker_client.containers.run(
-        base_image, ["python3", "-c", "import sys; print('python%d.%d' % sys.version_info[:2])"], remove=True
+    version = run_output(
+        docker_client, base_image, ["python3", "-c", "import sys; print('python%d.%d' % sys.version_info[:2])"]
     ).decode().strip()
     site = f".venv/lib/{version}/site-packages"
     shutil.copytree(suite / "repo", work / "base")

@@ -62,8 +62,8 @@ def test_truncated_junit_gives_no_results() -> None:
 
 def test_parsers_come_from_the_registry() -> None:
     assert get_parser("pytest") is parse_pytest_log
-    assert get_parser("junit") is parse_junit_xml
-    with pytest.raises(ValueError, match=r"unknown log parser 'nose'.*junit, pytest"):
+    assert get_parser("junit")(JUNIT) == parse_junit_xml(JUNIT)  # the multi-report parser agrees on one report
+    with pytest.raises(ValueError, match=r"unknown log parser 'nose'.*junit, mocha, pytest"):
         get_parser("nose")
 
 

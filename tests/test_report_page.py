@@ -67,6 +67,33 @@ def test_speedup_chart_only_when_records_carry_perf_numbers(records: list[TaskRe
     assert "data-who='agent' data-value='1.8'" in page and "data-who='human' data-value='2.4'" in page
 
 
+def test_perf_section_shows_each_model_against_the_human_and_the_comparison(tmp_path: Path) -> None:
+    """Two models, two perf tasks, two attempts each: one bar per task and model (geometric
+    mean of its attempts), one per model, the per-model table and `<provider>_vs_human`."""
+    records = make_records(2, {"openai/gpt": 1.0, "anthropic/claude": 0.0}, attempts=2, seed=3)
+    figures = {"openai/gpt": [(2.0, 4.0), (8.0, 4.0)], "anthropic/claude": [(1.0, 4.0), (1.0, 4.0)]}
+    seen: dict[tuple[str, str], int] = {}
+    for record in records:
+        record.kind = "perf"
+        index = seen.setdefault((record.instance_id, record.model or ""), 0)
+        seen[(record.instance_id, record.model or "")] += 1
+        agent, human = figures[record.model or ""][index]
+        record.check = {"kind": "perf", "criterion": "gso", "reason": "resolved" if agent > 1.2 else "not_faster",
+                        "speedups": {"agent": agent, "human": human, "agent_vs_human": agent / human}}
+    summary = summarize(records)
+    assert summary["perf"]["comparisons"] == {"anthropic_vs_human": 0.25, "openai_vs_human": 1.0}
+    page = render_page(records, summary, tmp_path, title="perf")
+    per_task = page[page.index("Speedup over base per task") : page.index("</svg>", page.index("Speedup over base per task"))]
+    assert per_task.count("data-who='agent'") == 4  # 2 tasks x 2 models, attempts folded together
+    assert "data-who='agent' data-value='4'" in per_task  # gpt: geometric mean of 2x and 8x
+    section = page[page.index("id='ohbench-perf'") : page.index("</section>", page.index("id='ohbench-perf'"))]
+    assert section.count("data-who='human'") == 2  # the per-model chart: one pair per model
+    assert "<td>openai/gpt</td><td>openai</td><td class='num'>2 / 2</td><td class='num'>2</td><td class='num'>4.00x</td>" in section
+    assert "<code>anthropic_vs_human: 0.250</code>" in section and "<code>openai_vs_human: 1.000</code>" in section
+    assert section.count("<tr><td>synth__repo-") == 4  # the per-task table
+    assert "id='ohbench-perf'" not in page_of(make_records(2, {"gpt": 0.5}, seed=1), tmp_path)  # no perf task: no section
+
+
 def test_matrix_has_a_cell_per_model_and_instance_coloured_by_outcome(records: list[TaskRecord], tmp_path: Path) -> None:
     page = page_of(records, tmp_path)
     matrix = page[page.index("id='ohbench-matrix'") :]

@@ -64,8 +64,10 @@ def test_multi_swe_bench_row(tmp_path: Path) -> None:
     assert task.base_commit == "def456"
     assert task.kind == "multi-swe"
     assert "It crashes on empty input." in task.prompt
-    assert task.check.fail_to_pass == ["tests/u.py::test_a"]
-    assert task.check.pass_to_pass == ["tests/u.py::test_b", "tests/u.py::test_c"]
+    assert task.check.maps == {"f2p_tests": ["tests/u.py::test_a"], "p2p_tests": ["tests/u.py::test_b"],
+                               "s2p_tests": [], "n2p_tests": ["tests/u.py::test_c"]}
+    assert task.check.test_result == {"tests/u.py::test_a": "FAIL", "tests/u.py::test_b": "PASS"}
+    assert task.image == "mswebench/octo_m_lib:pr-7" and task.workdir == "/home/lib"
     fields = task.template_fields()
     assert (fields["org"], fields["repo_name"], fields["number"]) == ("octo", "lib", 7)
 

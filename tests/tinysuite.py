@@ -93,3 +93,39 @@ def make_tiny_suite(root: Path, suite_yaml_extra: str = "", dockerfile: str = DO
 def write_predictions(path: Path, patch: str, instance_id: str = "tiny__calc-1") -> Path:
     path.write_text(json.dumps({"instance_id": instance_id, "model_name_or_path": "t", "model_patch": patch}) + "\n")
     return path
+
+
+SHELL_FILES = {  # a repository with no Python in it: shell functions and a shell test runner
+    "calc.sh": "add() { echo $(($1 - $2)); }\nmul() { echo $(($1 * $2)); }\n",
+    "tests/run.sh": (
+        ". ./calc.sh\n"
+        'check() { if [ "$2" = "$3" ]; then echo "PASSED tests/run.sh::$1"; else echo "FAILED tests/run.sh::$1"; fi; }\n'
+        'check test_mul "$(mul 2 3)" 6\n'
+    ),
+}
+
+
+def make_shell_suite(root: Path, base_image: str) -> None:
+    """A one-row suite whose image needs no Python: `bash tests/run.sh` prints pytest-style statuses."""
+    repo = root / "repos" / "shcalc"
+    for name, text in SHELL_FILES.items():
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text(text)
+    (root / "Dockerfile").write_text(DOCKERFILE)
+    work = root.parent / f".{root.name}-work"
+    work.mkdir()
+    new_tests = SHELL_FILES["tests/run.sh"] + 'check test_add "$(add 2 3)" 5\n'
+    gold = diff_for(repo, work / "gold", {"calc.sh": SHELL_FILES["calc.sh"].replace("$1 - $2", "$1 + $2")})
+    tests = diff_for(repo, work / "tests", {"tests/run.sh": new_tests})
+    (root / "suite.yaml").write_text(
+        f"name: shell\nimage:\n  pull: false\n  dockerfile: Dockerfile\n  context: 'repos/{{repo_name}}'\n  base: {base_image}\n"
+        # Not pytest: its statuses are read from the file the runner writes (pytest's -rA line format).
+        "test:\n  command: 'bash tests/run.sh > /tmp/shell-tests.log'\n  report_file: /tmp/shell-tests.log\n"
+        "container:\n  memory: 512m\n"
+    )
+    row = {
+        "instance_id": "shell__calc-1", "repo": "shell/shcalc", "base_commit": git(work / "gold", "rev-parse", "HEAD").strip(),
+        "problem_statement": "add 2 3 prints -1", "patch": gold, "test_patch": tests,
+        "FAIL_TO_PASS": json.dumps(["tests/run.sh::test_add"]), "PASS_TO_PASS": json.dumps(["tests/run.sh::test_mul"]),
+    }
+    (root / "data.jsonl").write_text(json.dumps(row) + "\n")

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 ENTRY_POINT_GROUP = "pytest_ohbench.agents"
 DEFAULT_OPENHANDS_VERSION = "0.48.0"
+DEFAULT_OPENHANDS_SDK_VERSION = "1.57.0"  # openhands-sdk / openhands-tools (OpenHands V1)
 
 
 class AgentStatus(str, enum.Enum):
@@ -56,6 +57,12 @@ class AgentSettings:
     openhands_version: str = DEFAULT_OPENHANDS_VERSION
     openhands_wheelhouse: Path | None = None
     openhands_agent_class: str = "CodeActAgent"
+    openhands_enable_browsing: bool = False  # [agent] enable_browsing
+    openhands_condenser: str = "noop"  # [condenser] type
+    openhands_condenser_max_events: int = 40  # its size, for the condensers that keep a window
+    openhands_eval_note: str = ""  # the `_N_<note>` of the run_infer output folder
+    openhands_sdk_version: str = DEFAULT_OPENHANDS_SDK_VERSION
+    openhands_source: Path | None = None  # --openhands-source: a checkout or fork, 0.x or V1
 
 
 @dataclasses.dataclass
@@ -126,6 +133,10 @@ class BaseAgent:
     def prepare_image(self, client: "docker.DockerClient", image: str) -> str:
         """The image the agent's container starts from (e.g. with an agent layer on top)."""
         return image
+
+    def container_volumes(self) -> dict[str, dict[str, str]]:
+        """Host folders to bind-mount into the agent's container (docker `volumes`), after prepare_image."""
+        return {}
 
     def run(self, context: AgentContext) -> AgentResult:
         """Work on `context.task`; the patch is returned or left in the workspace."""

@@ -1,48 +1,62 @@
 """The `openhands` agent: the real OpenHands (CodeActAgent by default) inside the task container.
 
-An OpenHands layer is built on top of each task image once (a venv at /opt/openhands from
-the host's wheelhouse, installed with no network). OpenHands runs headless there with
-`runtime = "cli"`, so its commands and edits happen in the task's own workspace, and calls
-the --llm-config section's model (host networking: a server on 127.0.0.1 is reachable).
-Status, cost and tokens come from its saved trajectory; the patch is the workspace's diff.
+OpenHands and its Python live in one read-only tree per machine and version (see
+agent_tree.py), bind-mounted into the task container: nothing is built per task image, and
+the image needs no Python of its own. OpenHands runs headless there with `runtime = "cli"`,
+so its commands and edits happen in the task's own workspace with the image's own tools,
+and calls the --llm-config section's model (host networking: a server on 127.0.0.1 is
+reachable). Status, cost and tokens come from its saved trajectory; the patch is the
+workspace's diff.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shlex
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import docker
 import tomli_w
 
+from pytest_ohbench.agents.agent_tree import PYTHON, TreeError, TreeSpec, ensure_tree, tree_volume
 from pytest_ohbench.agents.base import AgentContext, AgentResult, AgentSettings, AgentStatus, BaseAgent, TrajectoryStep
-from pytest_ohbench.agents.openhands_install import ensure_wheelhouse
+from pytest_ohbench.agents.openhands_install import REQUIREMENTS, ensure_wheelhouse
+from pytest_ohbench.agents.openhands_settings import agent_section, condenser_section
+from pytest_ohbench.agents.openhands_source import Source, SourceError, ensure_source_trees, has_release_source, inspect_source, release_source
 from pytest_ohbench.errors import HarnessError
 from pytest_ohbench.llm import LLMConfig, redact
 from pytest_ohbench.outcomes import Outcome
 from pytest_ohbench.runtime.base import Runtime
-from pytest_ohbench.runtime.images import build_cached
 
-VENV = "/opt/openhands"
 WORK = "/tmp/ohbench-openhands"  # config, prompt, trajectory, completions (never in the repo)
-LAYER_REPOSITORY = "ohbench-openhands"
-LAYER_DOCKERFILE = f"""\
-ARG BASE_IMAGE
-FROM ${{BASE_IMAGE}}
-COPY . /tmp/ohbench-wheelhouse
-RUN python3 -m venv {VENV} \\
- && {VENV}/bin/pip install -q --no-index --find-links /tmp/ohbench-wheelhouse --no-deps /tmp/ohbench-wheelhouse/openhands_ai-*.whl \\
- && if [ -f /tmp/ohbench-wheelhouse/ohbench-requirements.txt ]; \\
-    then {VENV}/bin/pip install -q --no-index --find-links /tmp/ohbench-wheelhouse -r /tmp/ohbench-wheelhouse/ohbench-requirements.txt; \\
-    else {VENV}/bin/pip install -q --no-index --find-links /tmp/ohbench-wheelhouse /tmp/ohbench-wheelhouse/openhands_ai-*.whl; fi \\
- && rm -rf /tmp/ohbench-wheelhouse
-"""
-PYTHON_CHECK = "python3 -c 'import sys; sys.exit(sys.version_info < (3, 12))'"
 
 
-def openhands_config(llm: LLMConfig, workdir: str, max_iterations: int, max_budget: float) -> str:
+def tree_spec(version: str, wheelhouse: Path) -> TreeSpec:
+    """The agent tree of openhands-ai `version` from `wheelhouse`."""
+    wheels = sorted(wheelhouse.glob("openhands_ai-*.whl"))
+    if not wheels:
+        raise TreeError(f"{wheelhouse}: no openhands_ai wheel in it")
+    requirements = wheelhouse / REQUIREMENTS
+    # openhands-ai itself without its declared dependencies, then the lock-pinned ones (or its own).
+    installs = (("--no-deps", wheels[-1].name), ("-r", requirements.name) if requirements.is_file() else (wheels[-1].name,))
+    return TreeSpec(f"openhands-{version}", wheelhouse, installs, check="import openhands.core.main")
+
+
+def agent_classes(wheelhouse: Path) -> list[str]:
+    """The agent classes the openhands-ai wheel registers (`Agent.register('Name', ...)` in agenthub)."""
+    wheels = sorted(wheelhouse.glob("openhands_ai-*.whl"))
+    if not wheels:
+        return []
+    with zipfile.ZipFile(wheels[-1]) as archive:
+        sources = [archive.read(n).decode(errors="replace") for n in archive.namelist()
+                   if n.startswith("openhands/agenthub/") and n.endswith("__init__.py")]
+    return sorted({m.group(1) for text in sources for m in re.finditer(r"Agent\.register\(\s*['\"](\w+)['\"]", text)})
+
+
+def openhands_config(llm: LLMConfig, workdir: str, settings: AgentSettings) -> str:
     """The config.toml OpenHands runs with (it holds the api_key: written 0600, in the container only)."""
     core = {
         "runtime": "cli",
@@ -50,11 +64,11 @@ def openhands_config(llm: LLMConfig, workdir: str, max_iterations: int, max_budg
         "save_trajectory_path": f"{WORK}/trajectory.json",
         "file_store": "local",
         "file_store_path": f"{WORK}/file_store",
-        "max_iterations": max_iterations,
+        "max_iterations": settings.max_steps,
         "enable_default_condenser": False,
     }
-    if max_budget:
-        core["max_budget_per_task"] = max_budget
+    if settings.max_cost_per_task:
+        core["max_budget_per_task"] = settings.max_cost_per_task
     section: dict[str, Any] = {
         "model": llm.model,
         "native_tool_calling": True,
@@ -66,10 +80,9 @@ def openhands_config(llm: LLMConfig, workdir: str, max_iterations: int, max_budg
         if getattr(llm, key) is not None:
             section[key] = getattr(llm, key)
     section.update(llm.extra)
-    agent = {"enable_browsing": False, "enable_jupyter": False, "enable_mcp": False}
     # A TOML writer, not string formatting: table values (extra_headers = {...}) and any string
     # are written validly. (OpenHands itself reads a table inside [llm] as a named LLM section.)
-    return tomli_w.dumps({"core": core, "llm": section, "agent": agent})
+    return tomli_w.dumps({"core": core, "llm": section, "agent": agent_section(settings), "condenser": condenser_section(settings)})
 
 
 def is_llm_step(event: dict[str, Any]) -> bool:
@@ -102,7 +115,7 @@ def metrics(events: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 class OpenHandsAgent(BaseAgent):
-    """OpenHands, installed in a layer over the task image and run there headless."""
+    """OpenHands from its read-only tree, run headless in the task container."""
 
     name = "openhands"
     needs_runtime = True
@@ -114,35 +127,46 @@ class OpenHandsAgent(BaseAgent):
         self.version = settings.openhands_version
         self.agent_class = settings.openhands_agent_class
         self.max_steps, self.max_cost = settings.max_steps, settings.max_cost_per_task
+        self._volumes: dict[str, dict[str, str]] | None = None  # set by prepare_image
 
     def wheelhouse(self) -> Path:
         return self.settings.openhands_wheelhouse or ensure_wheelhouse(self.version)
 
+    def source(self) -> Source | None:
+        """The checkout to run (--openhands-source), or the version's sdist when it has no 3.13 wheel."""
+        if self.settings.openhands_source:
+            return inspect_source(self.settings.openhands_source)
+        if not self.settings.openhands_wheelhouse and has_release_source(self.version):
+            return release_source(self.version)
+        return None
+
+    def volumes(self, client: docker.DockerClient) -> dict[str, dict[str, str]]:
+        """OpenHands' read-only tree(s) on this machine (built on first use), as docker volumes."""
+        source = self.source()
+        if source is not None:
+            return ensure_source_trees(client, source).volumes()
+        return tree_volume(ensure_tree(client, tree_spec(self.version, self.wheelhouse())))
+
     def prepare_image(self, client: docker.DockerClient, image: str) -> str:
-        """The task image with the OpenHands layer on top, built once per task image."""
+        """The task image as it is: OpenHands comes in on a read-only mount."""
         try:
-            client.containers.run(image, ["bash", "-c", PYTHON_CHECK], remove=True, network_mode="none")
-        except docker.errors.ContainerError:
-            raise HarnessError(
-                Outcome.BUILD_ERROR,
-                f"{image} has no Python >= 3.12, which OpenHands needs: build the task image on a newer base "
-                "(e.g. ohbench/base:trixie)",
-            ) from None
-        wheelhouse = self.wheelhouse()
-        dockerfile = wheelhouse.parent / f"{wheelhouse.name}.Dockerfile"
-        if not dockerfile.is_file() or dockerfile.read_text() != LAYER_DOCKERFILE:
-            dockerfile.write_text(LAYER_DOCKERFILE)
-        labels = {"ohbench.kind": "agent-layer"}
-        return build_cached(client, wheelhouse, dockerfile, {"BASE_IMAGE": image}, LAYER_REPOSITORY, labels).name
+            self._volumes = self.volumes(client)
+        except (TreeError, SourceError) as exc:
+            raise HarnessError(Outcome.BUILD_ERROR, str(exc)) from None
+        return image
+
+    def container_volumes(self) -> dict[str, dict[str, str]]:
+        assert self._volumes is not None, "prepare_image comes first"
+        return self._volumes
 
     def run(self, context: AgentContext) -> AgentResult:
         runtime, llm = context.runtime, context.llm
         assert runtime is not None and llm is not None
         runtime.execute(f"mkdir -p {WORK} && chmod 700 {WORK}")
-        runtime.write_file(f"{WORK}/config.toml", openhands_config(llm, runtime.workdir, self.max_steps, self.max_cost), mode=0o600)
+        runtime.write_file(f"{WORK}/config.toml", openhands_config(llm, runtime.workdir, self.settings), mode=0o600)
         runtime.write_file(f"{WORK}/prompt.md", context.prompt)
         command = (
-            f"LITELLM_LOCAL_MODEL_COST_MAP=True {VENV}/bin/python -m openhands.core.main "
+            f"LITELLM_LOCAL_MODEL_COST_MAP=True {PYTHON} -m openhands.core.main "
             f"--config-file {WORK}/config.toml -f {WORK}/prompt.md -c {shlex.quote(self.agent_class)}"
         )
         result = runtime.execute(command, timeout=context.time_limit)

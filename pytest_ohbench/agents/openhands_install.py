@@ -3,8 +3,8 @@
 openhands-ai installs offline into a task container only when pinned to the poetry.lock
 that ships inside its wheel (newer litellm, mcp and pydantic break it), without
 pylatexenc (no wheel), and with four packages Python 3.13 no longer bundles. The host
-downloads the wheels once per version and caches them; the container installs with
---no-index from that folder.
+downloads the wheels once per version and caches them; the agent's tree (agent_tree.py) is
+installed offline from that folder.
 """
 
 from __future__ import annotations
@@ -55,7 +55,10 @@ def _pip_download(*args: str) -> None:
                *(f"--platform={p}" for p in PLATFORMS), *args]
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
-        errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR")] or [result.stderr.strip()[-300:]]
+        # pip's first ERROR line may only list versions it ignored: the real one follows.
+        errors = [line for line in result.stderr.splitlines()
+                  if line.startswith("ERROR") and not line.startswith("ERROR: Ignored the following")]
+        errors = errors or [result.stderr.strip()[-300:]]
         raise WheelhouseError(f"pip download failed: {errors[0]}")
 
 
@@ -94,6 +97,29 @@ def requirements_and_pins(wheel: Path) -> tuple[list[str], list[str]]:
     return requirements + PY313_EXTRAS, pins
 
 
+def fill_wheelhouse(target: Path, requirements: list[str], pins: list[str]) -> None:
+    """Download wheels of `requirements` constrained to `pins` into `target`, once (under a lock).
+
+    Packages with no wheel (NO_WHEEL: pylatexenc, imported at start-up) are built here at their pin.
+    """
+    if (target / COMPLETE).is_file():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(target) + ".lock"):
+        if (target / COMPLETE).is_file():
+            return
+        target.mkdir(exist_ok=True)
+        wheel_pins = [pin for pin in pins if pin.split("==")[0].lower() not in NO_WHEEL]
+        built = [pin for pin in pins if pin.split("==")[0].lower() in NO_WHEEL]
+        with tempfile.TemporaryDirectory() as scratch:
+            constraints = Path(scratch) / "constraints.txt"
+            constraints.write_text("\n".join(wheel_pins) + "\n")
+            _pip_download("-d", str(target), "-c", str(constraints), *requirements)
+            _pip_wheel(str(target), *built)
+        (target / REQUIREMENTS).write_text("\n".join(requirements + [p.split("==")[0] for p in built]) + "\n")
+        (target / COMPLETE).write_text("complete\n")
+
+
 def ensure_wheelhouse(version: str = DEFAULT_VERSION, root: Path | None = None) -> Path:
     """The wheelhouse folder for `version`, downloaded once (under a lock) and then reused."""
     target = (root or cache_dir()) / f"openhands-{version}-cp313"
@@ -106,14 +132,79 @@ def ensure_wheelhouse(version: str = DEFAULT_VERSION, root: Path | None = None) 
         target.mkdir(exist_ok=True)
         _pip_download("--no-deps", "-d", str(target), f"openhands-ai=={version}")
         wheel = next(target.glob(f"openhands_ai-{version}-*.whl"))
-        requirements, pins = requirements_and_pins(wheel)
+        requirements, _ = requirements_and_pins(wheel)
+    fill_wheelhouse(target, requirements, _lock_pins(wheel))
+    return target
+
+
+def _uv() -> str:
+    from uv import find_uv_bin  # the uv package ships its binary
+
+    return find_uv_bin()
+
+
+def _resolve(requirements: list[str], scratch: Path, constraints: list[str] | None = None) -> list[str]:
+    """`name==version` pins of `requirements` (within `constraints`) for CPython 3.13 on manylinux x86_64 (uv's resolver)."""
+    source = scratch / "requirements.in"
+    source.write_text("\n".join(requirements) + "\n")
+    pinned = scratch / "constraints.txt"
+    pinned.write_text("\n".join(constraints or []) + "\n")
+    command = [_uv(), "pip", "compile", "-q", "--no-header", "--no-annotate", "--python-version", PYTHON,
+               "--python-platform", "x86_64-manylinux_2_40", "-c", str(pinned), str(source)]
+    result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "UV_NO_CONFIG": "1"})
+    if result.returncode != 0:
+        lines = [line for line in result.stderr.splitlines() if line.strip()] or ["no output"]
+        raise WheelhouseError(f"resolving {' '.join(requirements)} failed: {lines[-1].strip()}")
+    return [line.strip() for line in result.stdout.splitlines() if "==" in line and not line.startswith("#")]
+
+
+def _download_pins(pins: list[str], target: Path) -> None:
+    """Wheels of every pin for Python 3.13; a pin with no wheel (sdist only) is built here."""
+    left = list(pins)
+    for _ in range(20):  # each round finds one more sdist-only package
+        try:
+            _pip_download("--no-deps", "-d", str(target), *left)
+            return
+        except WheelhouseError as exc:
+            said = str(exc).lower().replace("_", "-")
+            missing = [p for p in left if f"requirement {p.split('==')[0].lower().replace('_', '-')}==" in said]
+            if not missing:
+                raise
+            _pip_wheel(str(target), *missing)
+            left = [p for p in left if p not in missing]
+    raise WheelhouseError("too many packages without wheels")
+
+
+def fill_locked_wheelhouse(target: Path, requirements: list[str], lock: list[str]) -> None:
+    """Wheels of `requirements` as a lock file pins them, for Python 3.13 on Linux (sdist-only ones built), once."""
+    if (target / COMPLETE).is_file():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(target) + ".lock"):
+        if (target / COMPLETE).is_file():
+            return
+        target.mkdir(exist_ok=True)
+        # The lock covers every platform and extra: resolve what Linux/3.13 needs within its pins.
         with tempfile.TemporaryDirectory() as scratch:
-            constraints = Path(scratch) / "constraints.txt"
-            constraints.write_text("\n".join(pins) + "\n")
-            _pip_download("-d", str(target), "-c", str(constraints), *requirements)
-            # pylatexenc has only an sdist, imported at start-up: build its (pure Python) wheel here.
-            latex_pins = [pin for pin in _lock_pins(wheel) if pin.split("==")[0].lower() in NO_WHEEL]
-            _pip_wheel(str(target), *latex_pins)
-        (target / REQUIREMENTS).write_text("\n".join(requirements + [p.split("==")[0] for p in latex_pins]) + "\n")
+            pins = _resolve(requirements, Path(scratch), lock)
+        _download_pins(pins, target)
+        (target / REQUIREMENTS).write_text("\n".join(pins) + "\n")
+        (target / COMPLETE).write_text("complete\n")
+
+
+def ensure_sdk_wheelhouse(version: str, root: Path | None = None) -> Path:
+    """The OpenHands V1 (software-agent SDK) wheelhouse: openhands-sdk and openhands-tools `version`, pinned."""
+    target = (root or cache_dir()) / f"openhands-sdk-{version}-cp313"
+    if (target / COMPLETE).is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(target) + ".lock"):
+        if (target / COMPLETE).is_file():
+            return target
+        target.mkdir(exist_ok=True)
+        with tempfile.TemporaryDirectory() as scratch:
+            pins = _resolve([f"openhands-sdk=={version}", f"openhands-tools=={version}"], Path(scratch))
+        _download_pins(pins, target)
+        (target / REQUIREMENTS).write_text("\n".join(pins) + "\n")
         (target / COMPLETE).write_text(version + "\n")
     return target

@@ -50,8 +50,9 @@ class CheckContext:
     agent: "AgentResult"
     patch: str  # the agent's patch (returned, or the workspace diff)
     agent_runtime: "Runtime | None"  # the agent's container, still running; None if the agent needed none
-    # A new container of the task image at the base state, removed when the block ends.
-    fresh_runtime: Callable[[], AbstractContextManager["Runtime"]]
+    # A new container of the task image at the base state, removed when the block ends;
+    # `cpuset="1"` pins it to those CPUs (then without the suite's CPU quota).
+    fresh_runtime: Callable[..., AbstractContextManager["Runtime"]]
     test_timeout: float
     skip_rule: str | None = None  # --ohbench-skip-rule: overrides the suite's test.skipped_p2p
 
@@ -62,6 +63,8 @@ class Checker(Protocol):
     spec_type: ClassVar[type["CheckSpec"]]
 
     def check(self, context: CheckContext) -> CheckResult: ...
+
+    # Optional: `annotate_record(record, llm)` adds to record.check once the outcome is set.
 
 
 @functools.cache  # scanning the installed distributions costs tens of ms, once per item otherwise

@@ -1,6 +1,10 @@
 """The patch check: set test infrastructure aside, apply the agent's patch, reset and apply
 the test patch, run the tests isolated from what the agent could plant, grade.
 
+Whose test command and parser: the row's `test_command`, else suite.yaml's `test.command` /
+`test.parser` when it sets them, else the official SWE-bench harness's for a row whose repo
+and version it knows (checks/swebench_specs.py), else the suite's defaults (pytest).
+
 See checks/integrity.py for what counts as test infrastructure and why a report is or is
 not trusted.
 """
@@ -21,6 +25,7 @@ from pytest_ohbench.checks.diffs import split_patch
 from pytest_ohbench.checks.grading import grade, skipped_failures
 from pytest_ohbench.checks.integrity import Infrastructure, report_problem, set_aside
 from pytest_ohbench.checks.logparsers import get_parser, parse_pytest_junit
+from pytest_ohbench.checks.swebench_specs import OfficialPlan, official_plan, wants_official
 from pytest_ohbench.errors import HarnessError
 from pytest_ohbench.outcomes import Outcome
 from pytest_ohbench.runtime.base import Runtime
@@ -107,6 +112,30 @@ def _revert_files_command(files: list[str]) -> str:
 
 def _last_line(output: str) -> str:
     return (output.strip().splitlines() or ["no output"])[-1].strip()
+
+
+def apply_agent_patch(runtime: Runtime, patch: str, log_dir: Path) -> tuple[str | None, str]:
+    """Apply `patch` alone in the workspace: (the command that worked or None, why the first failed).
+
+    For checks that prepare their containers step by step (perf); the patch check does the
+    same attempts inside its one preparation script. Every attempt's output is in apply.log.
+    """
+    runtime.write_file(PATCH_PATH, patch if patch.endswith("\n") else patch + "\n")
+    patch_path = host_path(runtime, PATCH_PATH)
+    log = []
+    cause = ""
+    for command in APPLY_COMMANDS:
+        result = runtime.execute(command.replace(PATCH_PATH, patch_path), timeout=120)
+        log.append(f"$ {command}\n(exit {result.exit_code})\n{result.output}")
+        if result.exit_code == 0:
+            _log(log_dir, "apply.log", "\n".join(log))
+            return command, ""
+        cause = cause or f"{command.split(' --')[0]}: {_last_line(result.output)}"
+        # Undo partial work (--reject leaves hunks applied) before the next attempt; only
+        # the patch's own files, since images may hold untracked build products.
+        runtime.execute(_revert_files_command(_touched_files(patch)), timeout=120)
+    _log(log_dir, "apply.log", "\n".join(log))
+    return None, cause
 
 
 # One script prepares the check container (one round-trip instead of five): strip the
@@ -240,6 +269,21 @@ def uses_junit(settings: TestSettings) -> bool:
     return settings.parser == "pytest" and not settings.report_file
 
 
+def choose_official(task: Task, spec: PatchTestsSpec, settings: TestSettings, workdir: str) -> OfficialPlan | None:
+    """The official harness's plan, unless the row or suite.yaml chose its own command or parser."""
+    return official_plan(task, spec, workdir) if wants_official(task, settings) else None
+
+
+def run_official(runtime: Runtime, plan: OfficialPlan, timeout: float, log_dir: Path) -> RunReport:
+    """Run the official eval script's test part; statuses by its per-repository parser."""
+    result = runtime.execute(plan.command, timeout=timeout)
+    header = f"$ {plan.command}\n(exit {result.exit_code}, {result.duration:.1f}s, rules: {plan.source})\n"
+    _log(log_dir, "test_output.txt", header + result.output)
+    if result.timed_out or result.oom_killed:
+        return RunReport({}, timed_out=result.timed_out, exit_code=result.exit_code, oom_killed=result.oom_killed)
+    return RunReport(plan.parse(result.output), exit_code=result.exit_code)
+
+
 def run_tests(
     runtime: Runtime,
     task: Task,
@@ -253,8 +297,12 @@ def run_tests(
 
     With the `pytest` parser the statuses come from the JUnit XML pytest writes outside
     the repository, checked against its exit code; the printed output is only a log.
-    Another parser reads the output (or `report_file`), as the suite asked.
+    Another parser reads the output (or `report_file`), as the suite asked. A row the
+    official SWE-bench harness knows is run and read by its rules (see the module docstring).
     """
+    official = choose_official(task, spec, settings, runtime.workdir)
+    if official is not None:
+        return run_official(runtime, official, timeout, log_dir)
     command = _test_command(task, spec, settings, test_files)
     junit = uses_junit(settings)
     try:

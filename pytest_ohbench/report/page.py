@@ -3,8 +3,8 @@
 Built from the run folder alone (records, summary, compare result, run.json), so the plugin
 and `python -m pytest_ohbench report RUN` write the same page. From the top: the headline
 (who resolved how much, with 95% intervals, cost, tokens, time, pass@k / pass^k), the gate
-verdict, the charts (inline SVG), the comparison with the baseline, the models x instances
-matrix, then every item with its verdict, patch, trajectory and log files. A little inline
+verdict, the charts (inline SVG), perf tasks' agent vs human speedups, the comparison with
+the baseline, the models x instances matrix, then every item with its verdict, patch, trajectory and log files. A little inline
 script sorts and filters the tables; without it the page still reads top to bottom.
 """
 
@@ -169,18 +169,78 @@ def headline(summary: dict[str, Any]) -> str:
     return f"<table id='ohbench-headline'><thead><tr>{header}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
+def _geomean(values: Sequence[float]) -> float:
+    return math.exp(sum(math.log(v) for v in values) / len(values))
+
+
 def _speedups(records: Sequence[TaskRecord]) -> list[Speedup]:
-    """Agent and human speedups from perf records' `check` (where a checker recorded them)."""
-    found = []
+    """Agent and human speedups per perf task and model, from records' `check` (where a
+    checker recorded them); several attempts make one bar each, their geometric mean."""
+    found: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for record in records:
         check = record.check or {}
         numbers: dict[str, Any] = check["speedups"] if isinstance(check.get("speedups"), dict) else {}
         agent = numbers.get("agent", check.get("agent_speedup"))
         human = numbers.get("human", check.get("human_speedup"))
-        if isinstance(agent, (int, float)) and isinstance(human, (int, float)) and math.isfinite(agent) and math.isfinite(human):
-            name = record.instance_id + (f"[{record.model}]" if record.model else "")
-            found.append(Speedup(name, float(agent), float(human)))
-    return sorted(found, key=lambda s: s.label)
+        if isinstance(agent, (int, float)) and isinstance(human, (int, float)) and 0 < agent < math.inf and 0 < human < math.inf:
+            found[record.instance_id + (f"[{record.model}]" if record.model else "")].append((float(agent), float(human)))
+    return [
+        Speedup(label, _geomean([a for a, _ in pairs]), _geomean([h for _, h in pairs]))
+        for label, pairs in sorted(found.items(), key=lambda item: natural(item[0]))
+    ]
+
+
+def _times(value: float | None, digits: int = 2, unit: str = "x") -> str:
+    return "-" if value is None else f"{value:.{digits}f}{unit}"
+
+
+def perf_section(summary: dict[str, Any]) -> str:
+    """Perf tasks: each model's speedup next to the human's (a chart and a table), the
+    `<provider>_vs_human` comparisons, and every task's figures (summary.json's `perf`)."""
+    perf = summary.get("perf")
+    if not perf:
+        return ""
+    models = perf.get("models") or {}
+    bars = [
+        Speedup(model, figures["agent_speedup"], figures["human_speedup"])
+        for model, figures in models.items()
+        if figures.get("agent_speedup") and figures.get("human_speedup")
+    ]
+    chart = (
+        f"<div class='charts'><figure><figcaption>Speedup over base per model: agent and human (geometric mean over tasks)</figcaption>"
+        f"{speedup_chart(bars)}</figure></div>" if bars else ""
+    )
+    head = "".join(f"<th>{h}</th>" for h in ("model", "provider", "resolved tasks", "timed tasks", "agent speedup", "human speedup", "agent / human"))
+    rows = "".join(
+        f"<tr><td>{escape(model)}</td><td>{escape(str(f['provider']))}</td><td class='num'>{f['resolved_tasks']} / {f['tasks']}</td>"
+        f"<td class='num'>{f['timed_tasks']}</td><td class='num'>{_times(f['agent_speedup'])}</td>"
+        f"<td class='num'>{_times(f['human_speedup'])}</td><td class='num'>{_times(f['agent_vs_human'], 3, '')}</td></tr>"
+        for model, f in models.items()
+    )
+    comparisons = "".join(
+        f"<li><code>{escape(name)}: {'-' if value is None else f'{value:.3f}'}</code></li>"
+        for name, value in (perf.get("comparisons") or {}).items()
+    )
+    task_head = "".join(
+        f"<th>{h}</th>" for h in ("task", "model", "resolved", "timed", "agent speedup", "human speedup", "agent / human", "criterion", "verdicts")
+    )
+    task_rows = "".join(
+        f"<tr><td>{escape(task)}</td><td>{escape(model)}</td><td class='num'>{e['resolved']} / {e['attempts']}</td>"
+        f"<td class='num'>{e['timed']}</td><td class='num'>{_times(e['agent_speedup'])}</td><td class='num'>{_times(e['human_speedup'])}</td>"
+        f"<td class='num'>{_times(e['agent_vs_human'], 3, '')}</td><td>{escape(str(e.get('criterion') or '-'))}</td>"
+        f"<td>{escape(', '.join(e.get('reasons') or []))}</td></tr>"
+        for task, by_model in sorted((perf.get("tasks") or {}).items(), key=lambda item: natural(item[0]))
+        for model, e in by_model.items()
+    )
+    return (
+        "<section id='ohbench-perf'><h2>Performance tasks: agent against the human's commit</h2>"
+        "<p class='meta'>Speedups are over the base commit, measured in the same interleaved rounds; agent / human is 1.0 "
+        "when the agent's change is as fast as the human's (geometric means; timed attempts only).</p>"
+        f"{chart}<table id='ohbench-perf-models' class='sortable'><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+        f"<p class='meta'>Against the human (geometric mean of agent / human over the provider's timed tasks):</p>"
+        f"<ul id='ohbench-perf-comparisons'>{comparisons}</ul>"
+        f"<table id='ohbench-perf-tasks' class='sortable'><thead><tr>{task_head}</tr></thead><tbody>{task_rows}</tbody></table></section>"
+    )
 
 
 def charts(summary: dict[str, Any], records: Sequence[TaskRecord]) -> str:
@@ -197,7 +257,7 @@ def charts(summary: dict[str, Any], records: Sequence[TaskRecord]) -> str:
     ]
     speedups = _speedups(records)
     if speedups:
-        figures.append(f"<figure><figcaption>Speedup over base: agent and human</figcaption>{speedup_chart(speedups)}</figure>")
+        figures.append(f"<figure><figcaption>Speedup over base per task: agent and human</figcaption>{speedup_chart(speedups)}</figure>")
     return f"<div class='charts'>{''.join(figures)}</div>"
 
 
@@ -394,6 +454,7 @@ def render_page(
         gate_banner(comparison) if comparison is not None else "",
         headline(summary),
         charts(summary, records) if records else "",
+        perf_section(summary),
         comparison_section(comparison, unlike) if comparison is not None else "",
         "<h2>Models x instances</h2>" + matrix(records) if records else "",
         "<h2>Items</h2><p class='meta'>Click a row for its verdict, patch, trajectory and logs.</p>" + items(records, run_dir, root),

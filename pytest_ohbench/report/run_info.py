@@ -1,8 +1,9 @@
 """run.json: what a run was made of, so that unlike runs are never compared silently.
 
 Plugin and agent versions, the model sections (without secrets), limits, a hash of every
-dataset file and the image each task ran in (id, and whether it was built, loaded, pulled or
-found). The compare gate lists every difference between the baseline's run.json and this one.
+dataset file, the image each task ran in (id, and whether it was built, loaded, pulled or
+found) and the machine (CPU model, cores, load). The compare gate lists every difference
+between the baseline's run.json and this one (the machine aside).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_ohbench.llm import LLMConfig
+from pytest_ohbench.machine import machine_facts
 from pytest_ohbench.report.record import TaskRecord, utc_now
 from pytest_ohbench.settings import Settings
 
@@ -44,8 +46,19 @@ def package_version(name: str) -> str | None:
 def agent_version(settings: Settings) -> str | None:
     """The version of the library the chosen agent runs, where it has one."""
     name = settings.agent_name
+    source = settings.agent.openhands_source
+    if name in ("openhands", "openhands-sdk") and source is not None:
+        # A checkout: its declared version and where it came from (the code tree is keyed by its content).
+        from pytest_ohbench.agents.openhands_source import SourceError, inspect_source
+
+        try:
+            return f"{inspect_source(source).version} ({source})"
+        except SourceError:
+            return str(source)
     if name == "openhands":
         return settings.agent.openhands_version
+    if name == "openhands-sdk":
+        return settings.agent.openhands_sdk_version
     if name == "mini":
         return package_version("mini-swe-agent")
     return None
@@ -79,6 +92,7 @@ def run_info(
     agent = dataclasses.asdict(settings.agent)
     agent.pop("predictions", None)
     agent.pop("openhands_wheelhouse", None)
+    agent["openhands_source"] = str(settings.agent.openhands_source) if settings.agent.openhands_source else None
     return {
         "written_at": utc_now(),
         "plugin_version": package_version("pytest-ohbench"),
@@ -97,6 +111,8 @@ def run_info(
         },
         "datasets": {shown(path): file_sha256(path) for path in sorted(set(datasets)) if path.is_file()},
         "images": dict(sorted(images.items())),
+        # Where it ran (not compared: a perf record keeps its own, beside its timings).
+        "machine": machine_facts(),
     }
 
 

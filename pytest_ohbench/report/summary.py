@@ -28,6 +28,8 @@ Definitions (also the meaning of every summary.json field):
   for k = 1 .. min(n) over the instances, the mean over instances of the unbiased pass@k
   (some of k attempts resolve, Chen et al. 2021) and pass^k (all k resolve, tau-bench), n
   attempts that ran and c of them resolved.
+- `perf` (only when some record is a perf task): agent vs human speedups per task and
+  per model, see report/perf_summary.py.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_ohbench.outcomes import Outcome
+from pytest_ohbench.report.perf_summary import format_perf, perf_summary
 from pytest_ohbench.report.record import TaskRecord, utc_now
 from pytest_ohbench.report.run_folder import NO_MODEL, latest_records, record_key
 from pytest_ohbench.report.stats import pass_at_k, pass_hat_k, wilson_interval
@@ -135,7 +138,7 @@ def summarize(records: Iterable[TaskRecord | dict[str, Any]], wall_seconds: floa
     source = "measured" if wall_seconds is not None else "timestamps"
     if wall_seconds is None:
         wall_seconds = timestamp_span(loaded)
-    return {
+    summary = {
         "generated_at": utc_now(),
         "run_ids": sorted({r.run_id for r in loaded}),
         "wall_seconds": None if wall_seconds is None else round(wall_seconds, 3),
@@ -143,6 +146,10 @@ def summarize(records: Iterable[TaskRecord | dict[str, Any]], wall_seconds: floa
         "groups": groups,
         "totals": _group(loaded),
     }
+    perf = perf_summary(loaded)
+    if perf is not None:  # agent vs human speedups (see report/perf_summary.py)
+        summary["perf"] = perf
+    return summary
 
 
 def _rate(group: dict[str, Any]) -> str:
@@ -200,6 +207,8 @@ def format_table(summary: dict[str, Any]) -> list[str]:
         lines.append("  ".join(c.rjust(w) if 3 <= i < len(cells) else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip())
     if "totals" in summary and "item_seconds" in summary["totals"]:
         lines.append(time_line(summary))
+    if summary.get("perf"):
+        lines += format_perf(summary["perf"])
     return lines
 
 

@@ -100,6 +100,10 @@ class ContainerManager:
             except BaseException:  # the item's time limit struck while waiting: remove it once started
                 self._track(self._executor.submit(self._remove_started, future))
                 raise
+        return self.started(starter)
+
+    def started(self, starter: Starter) -> DockerRuntime:
+        """A new container now (waiting for a slot under a limit)."""
         return self._started(starter, self._acquire(1))
 
     # --- removing ----------------------------------------------------------------------

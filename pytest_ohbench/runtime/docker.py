@@ -82,8 +82,13 @@ class DockerRuntime:
         network: str = "none",
         environment: dict[str, str] | None = None,
         controller: str = "",
+        cpuset_cpus: str | None = None,
+        volumes: dict[str, dict[str, str]] | None = None,
     ) -> "DockerRuntime":
-        """Start a detached container that idles until commands are executed in it."""
+        """Start a detached container that idles until commands are executed in it.
+
+        `cpuset_cpus` ("1", "0-1") pins it to those CPUs (timing runs: no migrations).
+        """
         container = client.containers.run(
             image,
             command=["sleep", "infinity"],
@@ -96,6 +101,8 @@ class DockerRuntime:
             mem_limit=int(docker.utils.parse_bytes(memory)) if isinstance(memory, str) else memory,
             working_dir=workdir,
             environment=environment or {},
+            cpuset_cpus=cpuset_cpus or None,
+            volumes=volumes or {},  # e.g. the agent's read-only tree
         )
         return cls(container, workdir)
 

@@ -16,6 +16,7 @@ from filelock import FileLock
 
 from pytest_ohbench.errors import HarnessError
 from pytest_ohbench.outcomes import Outcome
+from pytest_ohbench.runtime.image_tars import load_from_folder, with_prefix
 from pytest_ohbench.suite import ImageSettings, SuiteConfig
 from pytest_ohbench.tasks.model import Task
 
@@ -164,13 +165,25 @@ def build_image(
 
 
 def resolve_image(
-    client: docker.DockerClient, task: Task, suite: SuiteConfig, labels: dict[str, str] | None = None
+    client: docker.DockerClient,
+    task: Task,
+    suite: SuiteConfig,
+    labels: dict[str, str] | None = None,
+    prefix: str | None = None,
+    tar_folder: Path | None = None,
 ) -> ResolvedImage:
-    """The image for `task`: local name, else `docker load` the suite's tar, else pull, else build."""
+    """The image for `task`: local name, else `docker load` a tar (the folder's, the suite's), else pull, else build.
+
+    `prefix` replaces the Multi-SWE-bench namespace of the name (--ohbench-image-prefix);
+    `tar_folder` is a folder of image tars loaded on demand (--ohbench-image-tars).
+    """
     settings = suite.image
     name = task.image or (_render(settings.template, task, "image.template") if settings.template else None)
+    name = with_prefix(name, prefix) if name else name
     if name and _exists(client, name):
         return ResolvedImage(name, "local")
+    if name and tar_folder is not None and load_from_folder(client, tar_folder, name, LOCK_DIR) and _exists(client, name):
+        return ResolvedImage(name, "load")
     if name and settings.tar:
         tar = suite.root / _render(settings.tar, task, "image.tar")
         if tar.is_file():

@@ -54,6 +54,12 @@ class LocalRuntime:
         root = Path(tempfile.mkdtemp(prefix=f"ohbench-{run_id}-{slug}-", dir=base))
         return cls(root, workdir)
 
+    @classmethod
+    def on_host(cls, folder: str | Path) -> "LocalRuntime":
+        """Commands in the host folder `folder`, paths taken as they are (root `/`): for tools
+        that time a checkout without a container (perf_record, the noise benchmark)."""
+        return cls(Path("/"), str(folder))
+
     @property
     def name(self) -> str:
         return str(self.root)

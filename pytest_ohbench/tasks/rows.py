@@ -9,13 +9,17 @@ from typing import Any
 
 from pytest_ohbench.errors import DatasetError
 from pytest_ohbench.tasks.model import Task
-from pytest_ohbench.tasks.swe import multi_swe_bench_task, swe_bench_task
+from pytest_ohbench.tasks.mswe import multi_swe_bench_task
+from pytest_ohbench.tasks.perf import is_perf_row, perf_task
+from pytest_ohbench.tasks.swe import swe_bench_task
 
 
 def task_from_row(row: Any, where: str) -> Task:
     """Detect the row's format and build its Task; DatasetError names `where` on bad rows."""
     if not isinstance(row, dict):
         raise DatasetError(f"{where}: expected a JSON object, got {type(row).__name__}")
+    if is_perf_row(row):  # ISO-Bench perf records: they have efficiency tests
+        return perf_task(row, where)
     if ("instance_id" in row and "base_commit" in row) or "FAIL_TO_PASS" in row:
         return swe_bench_task(row, where)
     if "org" in row and ("fix_patch" in row or "f2p_tests" in row or "base" in row):

@@ -166,7 +166,9 @@ def from_multi_swe_bench(row: dict) -> Instance:
 def load_instances() -> list[tuple[str, Instance | Problem]]:
     """(where, instance) for every row of both datasets; a Problem where a row is malformed."""
     loaded: list[tuple[str, Instance | Problem]] = []
-    for name, convert in zip(DATASETS, (from_swe_bench, from_multi_swe_bench)):
+    for name, convert in zip(DATASETS, (from_swe_bench, from_multi_swe_bench), strict=True):
+        if not (HERE / name).is_file():
+            continue  # the Multi-SWE-bench examples moved to suites/examples/mswe
         for number, line in enumerate((HERE / name).read_text().splitlines(), start=1):
             where = f"{name}:{number}"
             try:

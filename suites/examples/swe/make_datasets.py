@@ -151,12 +151,13 @@ INSTANCES: list[dict] = [
     {
         "instance_id": "ohbench__intervals-2",
         "repo": "intervals",
-        "format": "multi-swe-bench",
+        "format": "swe-bench",
         "number": 2,
         "issue_number": 1,
         "pr_title": "Fix merge() of an interval that lies inside the previous one",
         "title": "merge shrinks the union when one interval contains the next",
         "problem_statement": (
+            "merge shrinks the union when one interval contains the next\n\n"
             "```python\n>>> from intervals import Interval, merge, total_length\n"
             ">>> merge([Interval(0, 10), Interval(2, 3)])\n[Interval(start=0, end=3)]\n"
             ">>> total_length([Interval(0, 10), Interval(2, 3)])\n3\n```\n\n"
@@ -273,7 +274,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="validate and compare, write nothing")
     args = parser.parse_args()
-    files: dict[str, list[str]] = {"swe-bench.jsonl": [], "multi-swe-bench.jsonl": []}
+    # Multi-SWE-bench examples live in suites/examples/mswe, in that harness's image layout.
+    files: dict[str, list[str]] = {"swe-bench.jsonl": []}
     for instance in INSTANCES:
         with tempfile.TemporaryDirectory(prefix="ohbench-make-") as tmp:
             try:

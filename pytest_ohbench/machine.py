@@ -1,0 +1,39 @@
+"""The machine a run is measured on: CPU model, cores, load (the host's view).
+
+Perf timings mean little without it: each perf record keeps it beside its timings, and
+run.json keeps it for the run.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+
+def machine_facts() -> dict[str, Any]:
+    """The machine the timings were taken on: CPU model, cores, load (host view)."""
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.lower().startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        usable = os.cpu_count() or 0
+    try:
+        load = [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        load = []
+    return {
+        "cpu_model": model or platform.processor() or platform.machine(),
+        "cpus": os.cpu_count() or 0,
+        "usable_cpus": usable,
+        "load_avg": load,
+        "platform": platform.platform(),
+    }

@@ -1,0 +1,6 @@
+#!/bin/bash
+set -e
+
+cd /home/csvline
+git apply --whitespace=nowarn /home/test.patch /home/fix.patch
+bash /home/test.sh

@@ -1,0 +1,5 @@
+#!/bin/bash
+set -e
+
+cd /home/csvline
+bash /home/test.sh

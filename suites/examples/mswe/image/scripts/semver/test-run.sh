@@ -1,0 +1,6 @@
+#!/bin/bash
+set -e
+
+cd /home/semver
+git apply --whitespace=nowarn /home/test.patch
+go test -json -count=1 ./...

@@ -1,0 +1,241 @@
+"""The perf criteria and the significance guard, on synthetic timings (no Docker, no clock)."""
+
+from __future__ import annotations
+
+import importlib.util
+import random
+
+import pytest
+from conftest import REPO_ROOT
+
+from pytest_ohbench.checks import perf_criteria as pc
+from pytest_ohbench.suite import PerfSettings
+
+
+def noisy(seconds: float, rounds: int, seed: int, spread: float = 0.02) -> list[float]:
+    """`rounds` timings around `seconds`: multiplicative noise, only ever adding time."""
+    rng = random.Random(seed)
+    return [seconds * (1 + abs(rng.gauss(0, spread))) for _ in range(rounds)]
+
+
+def samples(base: float, agent: float, human: float, rounds: int = 7, tests: int = 1, spread: float = 0.02) -> pc.Samples:
+    return {
+        f"t{i}": {
+            "base": noisy(base, rounds, 10 * i + 1, spread),
+            "agent": noisy(agent, rounds, 10 * i + 2, spread),
+            "human": noisy(human, rounds, 10 * i + 3, spread),
+        }
+        for i in range(tests)
+    }
+
+
+def test_building_blocks() -> None:
+    assert pc.geometric_mean([2.0, 8.0]) == pytest.approx(4.0)
+    assert pc.harmonic_mean([1.0, 3.0]) == pytest.approx(1.5)
+    assert pc.ratio(3.0, 0.0) == float("inf")
+    assert pc.estimate([3.0, 1.0, 2.0], "min") == 1.0
+    assert pc.estimate([3.0, 1.0, 2.0], "median") == 2.0
+    # SWE-Perf's 1 x IQR fences: 100 is far outside [1, 5].
+    assert pc.iqr_filter([1.0, 2.0, 3.0, 4.0, 5.0, 100.0]) == [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert pc.p_faster([1, 2, 3, 4, 5], [6, 7, 8, 9, 10]) == pytest.approx(1 / 252)
+    assert pc.p_faster([6, 7, 8, 9, 10], [1, 2, 3, 4, 5]) > 0.99
+
+
+def test_round_times_need_aligned_rounds() -> None:
+    with pytest.raises(ValueError, match="different numbers of rounds"):
+        pc.round_times({"a": {"base": [1.0, 1.0]}, "b": {"base": [1.0]}}, "base")
+
+
+def test_oracle_like_patch_resolves_under_every_criterion() -> None:
+    timings = samples(base=0.30, agent=0.05, human=0.05)
+    for criterion in pc.CRITERIA:
+        verdict = pc.judge(timings, criterion=criterion)
+        assert verdict.resolved, (criterion, verdict.detail)
+        assert verdict.reason == pc.RESOLVED
+    numbers = pc.judge(timings).numbers
+    assert numbers["agent_speedup"] == pytest.approx(6.0, rel=0.05)
+    assert numbers["p_value"] < pc.DEFAULT_ALPHA
+    assert numbers["opt_base"] and numbers["opt_commit"]
+
+
+def test_gso_a_105x_patch_is_not_faster() -> None:
+    verdict = pc.judge(samples(base=0.30, agent=0.30 / 1.05, human=0.10, spread=0.001))
+    assert not verdict.resolved
+    assert verdict.reason == pc.NOT_FASTER
+    assert verdict.numbers["agent_speedup"] == pytest.approx(1.05, rel=0.01)
+
+
+def test_gso_faster_than_bar_but_far_from_human() -> None:
+    verdict = pc.judge(samples(base=0.30, agent=0.15, human=0.05))
+    assert (verdict.resolved, verdict.reason) == (False, pc.BELOW_HUMAN)
+    assert verdict.numbers["hm_human_over_agent"] == pytest.approx(1 / 3, rel=0.05)
+    # A lower target accepts a third of the human's speed.
+    assert pc.judge(samples(base=0.30, agent=0.15, human=0.05), target=0.3).resolved
+
+
+def test_gso_harmonic_mean_over_tests() -> None:
+    timings = samples(base=0.30, agent=0.05, human=0.05, tests=2, spread=0.0001)
+    timings["t1"]["agent"] = [v * 2 for v in timings["t1"]["agent"]]  # half the human's speed on one test
+    verdict = pc.judge(timings)
+    assert verdict.numbers["hm_human_over_agent"] == pytest.approx(pc.harmonic_mean([1.0, 0.5]), rel=0.01)
+    assert verdict.reason == pc.BELOW_HUMAN
+
+
+def test_significance_guard_makes_an_unproven_speedup_noisy() -> None:
+    # Two rounds only: the point estimate says 3x, but Mann-Whitney cannot reach p < 0.01.
+    timings = {"t": {"base": [0.3, 0.31], "agent": [0.1, 0.11], "human": [0.1, 0.1]}}
+    for criterion in pc.CRITERIA:
+        verdict = pc.judge(timings, criterion=criterion)
+        assert (verdict.resolved, verdict.reason) == (False, pc.NOISY), criterion
+        assert verdict.numbers["p_value"] >= pc.DEFAULT_ALPHA
+
+
+def test_overlapping_samples_are_noisy_even_with_a_good_minimum() -> None:
+    # The agent's minimum is far below base, but its other runs overlap base's: not proven.
+    base = [0.30, 0.31, 0.29, 0.30, 0.32, 0.30, 0.31]
+    agent = [0.10, 0.33, 0.30, 0.31, 0.29, 0.32, 0.30]
+    verdict = pc.judge({"t": {"base": base, "agent": agent, "human": [0.1] * 7}})
+    assert verdict.numbers["agent_speedup"] == pytest.approx(2.9)
+    assert verdict.reason == pc.NOISY
+
+
+def test_failing_correctness_tests_win_over_speed() -> None:
+    for criterion in pc.CRITERIA:
+        verdict = pc.judge(samples(0.3, 0.01, 0.05), correct=False, criterion=criterion)
+        assert (verdict.resolved, verdict.reason) == (False, pc.TESTS_FAILED)
+
+
+def test_swefficiency_speedup_ratio_and_failures_count_as_one() -> None:
+    timings = samples(base=0.30, agent=0.10, human=0.05, spread=0.0001)
+    verdict = pc.judge(timings, criterion="swefficiency")
+    assert verdict.resolved  # faster than base, no target
+    assert verdict.numbers["speedup_ratio"] == pytest.approx(0.5, rel=0.01)
+    assert pc.judge(timings, criterion="swefficiency", target=0.6).reason == pc.BELOW_TARGET
+    failed = pc.judge(timings, criterion="swefficiency", correct=False)
+    assert failed.numbers["speedup_ratio"] == pytest.approx(1 / 6, rel=0.01)
+
+
+def test_swefficiency_slower_agent_is_not_faster() -> None:
+    verdict = pc.judge(samples(0.10, 0.20, 0.05), criterion="swefficiency")
+    assert verdict.reason == pc.NOT_FASTER
+
+
+def test_sweperf_gain_matches_the_definition() -> None:
+    base = [1.00, 1.01, 0.99, 1.02, 0.98, 1.00, 1.01, 0.99, 1.00, 1.00]
+    agent = [0.50, 0.51, 0.49, 0.50, 0.52, 0.48, 0.50, 0.51, 0.49, 0.50]
+    gain = pc.sweperf_gain(agent, base)
+    # Brute force, as SWE-Perf walks x up in steps of 0.001 until the test stops being significant.
+    x, expected = 0, 0.0
+    while x <= 1000:
+        if pc.p_faster(pc.iqr_filter(agent), [v * (1 - x / 1000) for v in pc.iqr_filter(base)]) < pc.SWEPERF_P:
+            expected = x / 1000
+            x += 1
+        else:
+            break
+    assert gain == pytest.approx(expected)
+    assert 0.45 < gain < 0.5
+    assert pc.sweperf_gain(base, base) == 0.0
+
+
+def test_sweperf_verdicts() -> None:
+    timings = samples(base=0.30, agent=0.15, human=0.10, rounds=10)
+    verdict = pc.judge(timings, criterion="sweperf")
+    assert verdict.resolved and verdict.numbers["gain"] > 0.4
+    assert pc.judge(timings, criterion="sweperf", target=0.6).reason == pc.BELOW_TARGET
+    same = samples(base=0.30, agent=0.30, human=0.10, rounds=10)
+    same_verdict = pc.judge(same, criterion="sweperf")
+    assert not same_verdict.resolved and same_verdict.reason in (pc.NOT_FASTER, pc.NOISY)
+
+
+def test_a_a_timings_are_never_judged_faster() -> None:
+    for seed in range(30):
+        rng = random.Random(seed)
+        base = [0.2 * (1 + abs(rng.gauss(0, 0.05))) for _ in range(7)]
+        same = [0.2 * (1 + abs(rng.gauss(0, 0.05))) for _ in range(7)]
+        verdict = pc.judge({"t": {"base": base, "agent": same, "human": same}})
+        assert not verdict.resolved
+
+
+def test_unknown_names_and_missing_states() -> None:
+    timings = samples(0.3, 0.1, 0.1)
+    with pytest.raises(ValueError, match="unknown perf criterion 'fast'"):
+        pc.judge(timings, criterion="fast")
+    with pytest.raises(ValueError, match="unknown estimator"):
+        pc.judge(timings, estimator="max")
+    with pytest.raises(ValueError, match="no timings for human"):
+        pc.judge({"t": {"base": [1.0], "agent": [1.0], "human": []}})
+
+
+def test_paired_estimator_uses_each_rounds_own_ratio() -> None:
+    before, after = [1.0, 2.0, 4.0], [0.5, 1.0, 2.0]  # a drifting machine, a steady 2x
+    assert pc.time_ratio(before, after, "paired") == pytest.approx(2.0)
+    assert pc.time_ratio(before, after, "mean") == pytest.approx(2.0)
+    assert pc.time_ratio([1.0, 2.0, 4.0], [2.0, 0.5, 1.0], "paired") == pytest.approx(4.0)  # median of 0.5, 4, 4
+
+
+def test_more_rounds_only_for_noisy_or_near_miss_verdicts() -> None:
+    noisy = pc.judge({"t": {"base": [0.3, 0.31], "agent": [0.1, 0.11], "human": [0.1, 0.1]}})
+    assert noisy.reason == pc.NOISY and pc.needs_more(noisy)
+    near = pc.judge(samples(base=0.30, agent=0.05 / 0.92, human=0.05, spread=0.0001))
+    assert near.reason == pc.BELOW_HUMAN and pc.needs_more(near)
+    far = pc.judge(samples(base=0.30, agent=0.15, human=0.05))
+    assert far.reason == pc.BELOW_HUMAN and not pc.needs_more(far)
+    assert not pc.needs_more(pc.judge(samples(0.30, 0.05, 0.05)))
+    assert not pc.needs_more(pc.judge(samples(0.30, 0.29, 0.05)))  # far from the 1.2x bar: more rounds change nothing
+    slight = pc.judge(samples(0.30, 0.30 / 1.15, 0.05, spread=0.0001))
+    assert slight.reason == pc.NOT_FASTER and pc.needs_more(slight)  # 1.15x: near the 1.2x bar
+    # Identical agent and human code, the human's one quiet round: the point estimate (the
+    # minimum) misses the human bar by 18%, but the human's runs are not significantly faster
+    # than the agent's, so more rounds are asked for, not a verdict.
+    mixed = {"t": {"base": [0.30] * 5, "agent": [0.062, 0.061, 0.07, 0.063, 0.065], "human": [0.05, 0.066, 0.064, 0.068, 0.063]}}
+    verdict = pc.judge(mixed)
+    assert verdict.reason == pc.BELOW_HUMAN and verdict.numbers["hm_human_over_agent"] < pc.NEAR_MISS * 0.95
+    assert verdict.numbers["below_human_p_value"] >= pc.DEFAULT_ALPHA and pc.needs_more(verdict)
+
+
+def test_after_the_last_look_only_a_close_miss_of_the_human_bar_within_noise_is_waived() -> None:
+    # 8% below the human bar, the rounds overlapping: more rounds, and at the last look resolved.
+    agent = [0.0545, 0.058, 0.06, 0.056, 0.0547, 0.059, 0.061, 0.055]
+    human = [0.0503, 0.058, 0.0545, 0.06, 0.057, 0.055, 0.0595, 0.061]
+    close = pc.judge({"t": {"base": [0.3] * 8, "agent": agent, "human": human}})
+    assert close.reason == pc.BELOW_HUMAN and pc.needs_more(close)
+    settled = pc.settle(close)
+    assert settled.resolved and settled.reason == pc.RESOLVED and settled.numbers["human_bar_within_noise"]
+    assert "within the noise" in settled.detail
+    # A real gap (every human round faster than the bar allows) stands, however close.
+    steady = pc.judge(samples(base=0.30, agent=0.05 / 0.90, human=0.05, rounds=8, spread=0.001))
+    assert steady.reason == pc.BELOW_HUMAN and steady.numbers["below_human_p_value"] < 0.01
+    assert pc.settle(steady) is steady and not steady.resolved
+    # A miss by more than 10% stands even when noisy; the 1.2x over base is never waived.
+    far = pc.judge({"t": {"base": [0.3] * 5, "agent": [0.07, 0.06, 0.08, 0.065, 0.075], "human": [0.05, 0.07, 0.08, 0.068, 0.09]}})
+    assert far.reason == pc.BELOW_HUMAN and not pc.settle(far).resolved
+    slight = pc.judge(samples(0.30, 0.30 / 1.15, 0.05))
+    assert pc.settle(slight) is slight and slight.reason == pc.NOT_FASTER
+
+
+def test_wall_times_are_reported_not_judged() -> None:
+    cpu = samples(base=0.30, agent=0.05, human=0.05)
+    wall = samples(base=0.30, agent=0.60, human=0.05)  # a busy machine's wall clock
+    verdict = pc.judge(cpu, wall=wall)
+    assert verdict.resolved and verdict.numbers["wall_agent_speedup"] < 1
+
+
+def test_noise_benchmark_counts_as_the_checker_judges() -> None:
+    """benchmarks/perf_noise.py's analysis (its Docker runs are reported, not timed in tests):
+    on synthetic runs, A/A pairs are never judged faster, a clear 1.3x always is, and an
+    identical pair passes the human bar; a look at 3 rounds cannot be significant."""
+    spec = importlib.util.spec_from_file_location("perf_noise", REPO_ROOT / "benchmarks" / "perf_noise.py")
+    assert spec and spec.loader
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    runs = []
+    for run in range(20):
+        cpu = {"base": noisy(0.1, 20, 3 * run), "noop": noisy(0.1, 20, 3 * run + 1), "fast": noisy(0.1 / 1.3, 20, 3 * run + 2)}
+        runs.append({"cpu": cpu, "wall": cpu})
+    settings = PerfSettings()
+    checker = bench.analyse(runs, "cpu", settings, None)
+    assert (checker["aa_guard_fp"], checker["aa_gso_fp"], checker["power_1.3x"], checker["oracle_ok"]) == (0, 0, 20, 20)
+    assert checker["mean_rounds"] >= settings.repeats
+    three = bench.analyse(runs, "cpu", settings, 3)
+    assert three["power_1.3x"] == 0  # Mann-Whitney's smallest one-sided p with 3 against 3 is 0.05
+    assert bench.upper_bound(0, 20) == pytest.approx(1 - 0.05 ** (1 / 20))
