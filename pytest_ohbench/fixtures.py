@@ -123,9 +123,24 @@ def check_starter(
         name = image or resolve_image(
             client, task, suite, {"ohbench.run_id": state.run_id}, settings.image_prefix, settings.image_tars
         ).name
-        return start_container(client, name, task, suite, state.run_id, state.controller, cpuset=cpuset)
+        runtime = start_container(client, name, task, suite, state.run_id, state.controller, cpuset=cpuset)
+        if cpuset is None:
+            prepare_ahead(runtime, task)
+        return runtime
 
     return start
+
+
+def prepare_ahead(runtime: DockerRuntime, task: Task) -> None:
+    """The checker's work that needs nothing of the agent's, done on its fresh container before
+    it is handed out (off the critical path when started ahead). Best effort: if it fails, the
+    check does that work itself and reports what goes wrong there."""
+    try:
+        prepare = getattr(checker_for(task.check), "prepare_ahead", None)
+        if prepare is not None:
+            prepare(runtime, task)
+    except Exception:
+        runtime.ahead.clear()
 
 
 def prestarts_check(task: Task) -> bool:
@@ -156,8 +171,10 @@ def ohbench_image(
         except docker.errors.DockerException as exc:
             raise HarnessError(Outcome.BUILD_ERROR, f"image for {ohbench_task.instance_id}: {exc}") from None
     ohbench_record.image, ohbench_record.image_source = resolved.name, resolved.source
-    with contextlib.suppress(docker.errors.DockerException):
-        ohbench_record.image_id = ohbench_docker.images.get(resolved.name).id
+    ohbench_record.image_id = resolved.id
+    if resolved.id is None:
+        with contextlib.suppress(docker.errors.DockerException):
+            ohbench_record.image_id = ohbench_docker.images.get(resolved.name).id
     return resolved.name
 
 

@@ -86,7 +86,8 @@ def test_build_once_per_content_hash(tmp_path: Path, docker_client: docker.Docke
     changed = resolve_image(docker_client, task, _build_suite(tmp_path, "two"))
     try:
         assert first.source == "build" or first.source == "cached"
-        assert again == ResolvedImage(first.name, "cached")
+        assert (again.name, again.source) == (first.name, "cached")
+        assert again.id == docker_client.images.get(first.name).id
         assert changed.name != first.name and changed.name.startswith(f"{BUILD_REPOSITORY}/unit-demo:")
         assert run_output(docker_client, changed.name, ["cat", "/testbed/README"]) == b"two"
     finally:

@@ -21,9 +21,11 @@ import pytest
 from conftest import run_output
 from tinysuite import DOCKERFILE, make_tiny_suite, write_predictions
 
+from pytest_ohbench.checks.patch import ENV_FILE_LIMIT, prepare_ahead, prepare_check
 from pytest_ohbench.errors import HarnessError
 from pytest_ohbench.runtime.docker import DockerRuntime
 from pytest_ohbench.runtime.workspace import strip_history
+from pytest_ohbench.tasks.model import PatchTestsSpec, Task
 
 pytestmark = pytest.mark.docker
 
@@ -168,3 +170,51 @@ def test_strip_history_directly(docker_client: docker.DockerClient, suites: dict
         assert strip_history(runtime, suites["base"]) == "not a git repository: nothing to strip"
     finally:
         runtime.remove()
+
+
+def _calc_task(suites: dict[str, str], base: str) -> Task:
+    row = json.loads((Path(suites["root"]) / "given" / "data.jsonl").read_text())
+    spec = PatchTestsSpec(test_patch=row["test_patch"], fail_to_pass=json.loads(row["FAIL_TO_PASS"]))
+    return Task(instance_id="tiny__calc-1", kind="swe", repo="tiny/calc", base_commit=base, prompt="", check=spec)
+
+
+def test_a_check_container_prepared_ahead_is_stripped_and_judges_as_before(
+    docker_client: docker.DockerClient, suites: dict[str, str], tmp_path: Path
+) -> None:
+    """The check's history strip runs before the container is handed out (while the agent
+    runs); patches small enough travel in the preparation script's environment, big ones
+    as an archive. The verdicts and logs are those of the step-by-step preparation."""
+    row = json.loads((Path(suites["root"]) / "given" / "data.jsonl").read_text())
+    task = _calc_task(suites, suites["base"])
+    big = "".join(f"+line {n:05d} {'x' * 60}\n" for n in range(1200))  # a new file of about 85 KB
+    patch = row["patch"] + f"diff --git a/data.txt b/data.txt\nnew file mode 100644\n--- /dev/null\n+++ b/data.txt\n@@ -0,0 +1,1200 @@\n{big}"
+    assert len(patch.encode()) > ENV_FILE_LIMIT
+    runtimes = [
+        DockerRuntime.start(docker_client, suites["image"], run_id="history", instance_id=f"ahead-{n}", workdir="/testbed")
+        for n in range(3)
+    ]
+    try:
+        big_one, small_one, refused = runtimes
+        prepare_ahead(big_one, task)
+        assert big_one.execute("git log --all --format=%H").output.split() == [suites["base"]]
+        prepared = prepare_check(big_one, task, task.check, patch, tmp_path)  # type: ignore[arg-type]
+        assert prepared.applied is not None and prepared.applied.startswith("git apply --verbose")
+        assert big_one.execute("wc -l < data.txt").output.strip() == "1200"
+        assert "a + b" in big_one.execute("cat calc.py").output
+        assert "def test_add" in big_one.execute("cat tests/test_calc.py").output  # the test patch too
+
+        prepare_ahead(small_one, task)
+        # An agent patch that does not apply: every command tried, the cause kept, no test patch step.
+        broken = row["patch"].replace("-    return a - b", "-    return a - c")
+        prepared = prepare_check(small_one, task, task.check, broken, tmp_path)  # type: ignore[arg-type]
+        assert prepared.applied is None and prepared.cause.startswith("git apply: ")
+        assert (tmp_path / "apply.log").read_text().count("$ ") == 3
+
+        # Strip ahead against a base that is not the image's HEAD: the check fails as it always did.
+        wrong = _calc_task(suites, suites["future"])
+        prepare_ahead(refused, wrong)
+        with pytest.raises(HarnessError, match=f"HEAD is {suites['base']}, not base_commit {suites['future']}"):
+            prepare_check(refused, wrong, wrong.check, row["patch"], tmp_path)  # type: ignore[arg-type]
+    finally:
+        for runtime in runtimes:
+            runtime.remove()

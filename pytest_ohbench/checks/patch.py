@@ -143,11 +143,18 @@ def apply_agent_patch(runtime: Runtime, patch: str, log_dir: Path) -> tuple[str 
 # a failed attempt's partial work, only the patch's own files), put the test files back to
 # base and apply the test patch. Each step's output ends with a line `<token> <step> <exit>`;
 # the token is random per check, so no output can fake a step's end.
-# $1 token, $2 base commit ("" for none), $3 1 when there is an agent patch.
+# $1 token, $2 base commit ("" for none: no strip, or already stripped before the container
+# was handed out), $3 1 when there is an agent patch. Patches small enough to travel in the
+# command's environment ($WRITE_* with their paths in $PATH_*) are written here, saving the
+# archive upload's round-trip.
 PREPARE = r"""
 set -u
 token=$1; base=$2; has_patch=$3
 mark() { printf '\n%s %s %s\n' "$token" "$1" "$2"; }
+for name in AGENT TEST; do
+  eval "given=\${WRITE_$name+x}"
+  if [ -n "$given" ]; then eval 'printf "%s" "$WRITE_'$name'" > "$PATH_'$name'"' || exit 0; fi
+done
 if [ -n "$base" ]; then
   bash -c "$STRIP" strip "$base" 2>&1; code=$?; mark strip $code
   [ $code = 0 ] || exit 0
@@ -165,6 +172,39 @@ fi
 bash -c "$RESTORE && git apply --verbose $TEST_PATCH" 2>&1; mark test_patch $?
 """
 PREPARE_TIMEOUT = 600 + 4 * 120  # the history strip, then three applies and the test patch (as when run one by one)
+ENV_FILE_LIMIT = 48 * 1024  # bytes of a patch passed in the environment (one argument is at most 128 KiB)
+AHEAD_KEY = "patch_check"  # the check's work in DockerRuntime.ahead
+
+
+def _as_file(text: str) -> str:
+    return text if text.endswith("\n") else text + "\n"
+
+
+def _fits_env(text: str) -> bool:
+    """True when `text` can travel as an environment value (no NUL, small)."""
+    return "\0" not in text and len(text.encode()) <= ENV_FILE_LIMIT
+
+
+def prepare_ahead(runtime: Runtime, task: Task) -> None:
+    """Work on a fresh check container that needs nothing of the agent's, done before it is
+    handed out (while the agent runs): the history strip (also the channel's first command,
+    which costs the most) and the upload of a test patch too big for the environment. prepare_check finds it in
+    `runtime.ahead`; if anything here fails it does the work itself."""
+    spec = task.check
+    if not isinstance(spec, PatchTestsSpec) or not hasattr(runtime, "ahead"):
+        return
+    done: dict[str, Any] = {}
+    if task.base_commit:
+        result = runtime.execute(f"bash -c {shlex.quote(STRIP_HISTORY)} strip {shlex.quote(task.base_commit)}", timeout=600)
+        if result.timed_out:
+            return
+        done["strip"] = (task.base_commit, result.exit_code, result.output)
+    else:
+        runtime.execute("true", timeout=60)  # the channel's first command costs the most: pay it now
+    if not _fits_env(spec.test_patch):  # else it travels with the preparation script, at no cost
+        runtime.write_file(TEST_PATCH_PATH, _as_file(spec.test_patch))
+        done["test_patch"] = spec.test_patch
+    runtime.ahead[AHEAD_KEY] = done
 
 
 @dataclasses.dataclass
@@ -208,12 +248,26 @@ def prepare_check(runtime: Runtime, task: Task, spec: PatchTestsSpec, patch: str
     has_patch = not is_empty_patch(patch)
     files = patch_files(spec.test_patch)
     patch_path, test_patch_path = host_path(runtime, PATCH_PATH), host_path(runtime, TEST_PATCH_PATH)
-    uploads: dict[str, str | bytes] = {TEST_PATCH_PATH: spec.test_patch if spec.test_patch.endswith("\n") else spec.test_patch + "\n"}
-    if has_patch:
-        uploads[PATCH_PATH] = patch if patch.endswith("\n") else patch + "\n"
-    runtime.write_files(uploads)
+    ahead: dict[str, Any] = getattr(runtime, "ahead", {}).pop(AHEAD_KEY, {})
+    stripped = ahead.get("strip")
+    if stripped is not None and (stripped[0] != task.base_commit or stripped[1] != 0):
+        stripped = None  # a failed strip is done again here, to fail as it always has
+    env: dict[str, str] = {}
+    uploads: dict[str, str | bytes] = {}
+    for name, path, text, wanted in (
+        ("AGENT", PATCH_PATH, patch, has_patch),
+        ("TEST", TEST_PATCH_PATH, spec.test_patch, ahead.get("test_patch") != spec.test_patch),
+    ):
+        if not wanted:
+            continue
+        if _fits_env(text):
+            env[f"WRITE_{name}"], env[f"PATH_{name}"] = _as_file(text), host_path(runtime, path)
+        else:
+            uploads[path] = _as_file(text)
+    if uploads:
+        runtime.write_files(uploads)
     commands = [command.replace(PATCH_PATH, patch_path) for command in APPLY_COMMANDS]
-    env = {
+    env |= {
         "STRIP": STRIP_HISTORY,
         "REVERT": _revert_files_command(_touched_files(patch)) if has_patch else "true",
         "RESTORE": _restore_tests_command(task, files),
@@ -221,9 +275,12 @@ def prepare_check(runtime: Runtime, task: Task, spec: PatchTestsSpec, patch: str
         **{f"APPLY_{index}": command for index, command in enumerate(commands)},
     }
     token = secrets.token_hex(12)
-    script = f"bash -c {shlex.quote(PREPARE)} prepare {token} {shlex.quote(task.base_commit or '')} {int(has_patch)}"
+    strip_base = "" if stripped is not None else task.base_commit or ""
+    script = f"bash -c {shlex.quote(PREPARE)} prepare {token} {shlex.quote(strip_base)} {int(has_patch)}"
     result = runtime.execute(script, timeout=PREPARE_TIMEOUT, env=env)
     steps = _steps(result.output, token)
+    if stripped is not None:  # done before the container was handed out: judged as if done here
+        steps.insert(0, ("strip", stripped[1], stripped[2]))
     done = {name for name, _, _ in steps}
     if result.timed_out:
         raise HarnessError(Outcome.INFRA_ERROR, f"preparing the check container ran past {PREPARE_TIMEOUT}s")
@@ -400,6 +457,11 @@ class PatchTestsChecker:
 
     spec_type: ClassVar[type[PatchTestsSpec]] = PatchTestsSpec
     prestart: ClassVar[bool] = True  # judges in a fresh container: it may be started while the agent runs
+
+    @staticmethod
+    def prepare_ahead(runtime: Runtime, task: Task) -> None:
+        """See prepare_ahead(): called on a fresh check container before it is handed out."""
+        prepare_ahead(runtime, task)
 
     def check(self, context: CheckContext) -> CheckResult:
         if is_empty_patch(context.patch):

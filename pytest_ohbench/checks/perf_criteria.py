@@ -34,8 +34,8 @@ import statistics
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
-from scipy.stats import mannwhitneyu
+# numpy and scipy load on first use: importing them costs every worker seconds of CPU, and
+# only perf tasks need them (checkers are all imported to find the one for a task).
 
 BASE, AGENT, HUMAN = "base", "agent", "human"
 STATES = (BASE, AGENT, HUMAN)
@@ -118,6 +118,8 @@ def iqr_filter(values: Sequence[float], k: float = 1.0) -> list[float]:
     """Values within [q1 - k*IQR, q3 + k*IQR], as SWE-Perf filters durations (k = 1)."""
     if not values:
         return []
+    import numpy as np
+
     data = np.asarray(values, dtype=float)
     q1, q3 = np.percentile(data, 25), np.percentile(data, 75)
     spread = q3 - q1
@@ -128,6 +130,8 @@ def p_faster(sample: Sequence[float], reference: Sequence[float]) -> float:
     """One-sided Mann-Whitney U p-value of "`sample` takes less time than `reference`"."""
     if len(sample) < 2 or len(reference) < 2:
         return 1.0
+    from scipy.stats import mannwhitneyu
+
     return float(mannwhitneyu(sample, reference, alternative="less").pvalue)
 
 

@@ -67,6 +67,9 @@ class DockerRuntime:
         self.channel = ChannelHolder(api, container.id or "")
         self.oom_kills = 0  # OOM kills already accounted to earlier commands
         self.slots: list[Any] = []  # engines.Slot places held on a limited engine until removal
+        # Work a checker did on this fresh container before it was handed out (e.g. the history
+        # strip, while the agent still ran), by the checker's key; the checker takes it.
+        self.ahead: dict[str, Any] = {}
 
     @classmethod
     def start(
