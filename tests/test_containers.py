@@ -13,6 +13,8 @@ from pytest_ohbench.runtime.containers import ContainerManager
 from pytest_ohbench.runtime.docker import RUN_LABEL, DockerRuntime
 from pytest_ohbench.runtime.engines import EngineSlots
 
+pytestmark = pytest.mark.docker
+
 
 def labelled(client: docker.DockerClient, run_id: str) -> list[str]:
     return [c.name or "" for c in client.containers.list(all=True, filters={"label": f"{RUN_LABEL}={run_id}"})]

@@ -129,6 +129,7 @@ def count_containers(hosts: list[str], run_id: str, peaks: dict[str, int], stop:
         client.close()
 
 
+@pytest.mark.docker
 def test_two_engines_share_the_items_and_keep_their_limit(
     pytester: pytest.Pytester, swe_suite: Path, base_image: str, second_engine: str
 ) -> None:
@@ -162,6 +163,7 @@ def test_two_engines_share_the_items_and_keep_their_limit(
             client.close()
 
 
+@pytest.mark.docker
 def test_an_unreachable_engine_is_one_usage_error(pytester: pytest.Pytester, swe_suite: Path, base_image: str, tmp_path: Path) -> None:
     missing = f"unix://{tmp_path}/nothing.sock"
     result = pytester.runpytest_subprocess(
