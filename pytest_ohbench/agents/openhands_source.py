@@ -55,6 +55,7 @@ from pytest_ohbench.agents.openhands_install import (
     WheelhouseError,
     cache_dir,
     fill_locked_wheelhouse,
+    uv_binary,
 )
 
 if sys.version_info >= (3, 11):
@@ -249,13 +250,11 @@ class SourceTrees:
 
 
 def _install_code(client: docker.DockerClient, source: Source, wheels: list[Path], dependencies: Path, target: Path) -> None:
-    from pytest_ohbench.agents.agent_tree import _uv
-
     started = time.monotonic()
     partial = target.with_name(f".{target.name}.partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
-    command = [_uv(), "pip", "install", "-q", "--target", str(partial), "--python-version", "3.13", "--python-platform",
+    command = [uv_binary(), "pip", "install", "-q", "--target", str(partial), "--python-version", "3.13", "--python-platform",
                UV_PLATFORM, "--no-deps", "--no-index", "--link-mode", "copy", *map(str, wheels)]
     result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "UV_NO_CONFIG": "1"})
     if result.returncode != 0:
