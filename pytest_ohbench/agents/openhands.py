@@ -12,7 +12,6 @@ workspace's diff.
 from __future__ import annotations
 
 import json
-import re
 import shlex
 import zipfile
 from pathlib import Path
@@ -25,7 +24,15 @@ from pytest_ohbench.agents.agent_tree import PYTHON, TreeError, TreeSpec, ensure
 from pytest_ohbench.agents.base import AgentContext, AgentResult, AgentSettings, AgentStatus, BaseAgent, TrajectoryStep
 from pytest_ohbench.agents.openhands_install import REQUIREMENTS, ensure_wheelhouse
 from pytest_ohbench.agents.openhands_settings import agent_section, condenser_section
-from pytest_ohbench.agents.openhands_source import Source, SourceError, ensure_source_trees, has_release_source, inspect_source, release_source
+from pytest_ohbench.agents.openhands_source import (
+    Source,
+    SourceError,
+    ensure_source_trees,
+    has_release_source,
+    inspect_source,
+    registered_agent_classes,
+    release_source,
+)
 from pytest_ohbench.errors import HarnessError
 from pytest_ohbench.llm import LLMConfig, redact
 from pytest_ohbench.outcomes import Outcome
@@ -46,14 +53,14 @@ def tree_spec(version: str, wheelhouse: Path) -> TreeSpec:
 
 
 def agent_classes(wheelhouse: Path) -> list[str]:
-    """The agent classes the openhands-ai wheel registers (`Agent.register('Name', ...)` in agenthub)."""
+    """The agent classes the openhands-ai wheel registers (in its agenthub)."""
     wheels = sorted(wheelhouse.glob("openhands_ai-*.whl"))
     if not wheels:
         return []
     with zipfile.ZipFile(wheels[-1]) as archive:
         sources = [archive.read(n).decode(errors="replace") for n in archive.namelist()
                    if n.startswith("openhands/agenthub/") and n.endswith("__init__.py")]
-    return sorted({m.group(1) for text in sources for m in re.finditer(r"Agent\.register\(\s*['\"](\w+)['\"]", text)})
+    return registered_agent_classes(sources)
 
 
 def openhands_config(llm: LLMConfig, workdir: str, settings: AgentSettings) -> str:

@@ -21,6 +21,7 @@ import email
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -28,6 +29,7 @@ import tarfile
 import tempfile
 import time
 import zipfile
+from collections.abc import Iterable
 from pathlib import Path
 
 import docker
@@ -142,14 +144,16 @@ def source_key(source: Source) -> str:
     return digest.hexdigest()[:12]
 
 
-def agent_classes_of(source: Source) -> list[str]:
-    """The agent classes a 0.x source registers (`Agent.register('Name', ...)` in agenthub)."""
-    import re
+def registered_agent_classes(sources: Iterable[str]) -> list[str]:
+    """The names 0.x agenthub `__init__.py` sources register (`Agent.register('Name', ...)`)."""
+    return sorted({m.group(1) for text in sources for m in re.finditer(r"Agent\.register\(\s*['\"](\w+)['\"]", text)})
 
+
+def agent_classes_of(source: Source) -> list[str]:
+    """The agent classes a 0.x source registers."""
     if source.kind != "0.x":
         return []
-    texts = [p.read_text(errors="replace") for p in (source.root / "openhands" / "agenthub").glob("*/__init__.py")]
-    return sorted({m.group(1) for text in texts for m in re.finditer(r"Agent\.register\(\s*['\"](\w+)['\"]", text)})
+    return registered_agent_classes(p.read_text(errors="replace") for p in (source.root / "openhands" / "agenthub").glob("*/__init__.py"))
 
 
 def _pure(wheel: Path) -> Path:
