@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from pytest_ohbench.options import gate_expression
 from pytest_ohbench.report.compare import CompareResult, Gate, compare_runs, parse_gate, read_flaky_file, report_lines, resolve_baseline
 from pytest_ohbench.report.page import REPORT_FILE, write_page
 from pytest_ohbench.report.record import TaskRecord
@@ -180,13 +181,6 @@ def cmd_list(args: argparse.Namespace) -> int:
     return OK
 
 
-def _gate(value: str) -> Gate:
-    try:
-        return parse_gate(value)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
 def build_parser() -> Parser:
     parser = Parser(prog="python -m pytest_ohbench", description="Look at pytest-ohbench run folders without running anything.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
@@ -200,7 +194,7 @@ def build_parser() -> Parser:
                          help="folder of run folders that run ids and 'latest' refer to (default: reports)")
 
     def gate_options(sub: Parser) -> None:
-        sub.add_argument("--fail", action="append", default=[], type=_gate, metavar="EXPR",
+        sub.add_argument("--fail", action="append", default=[], type=gate_expression, metavar="EXPR",
                          help="a gate, as --ohbench-compare-fail: resolved_rate:-2%%, resolved_rate:significant, cost:+10%%, instance ...")
         sub.add_argument("--flaky", action="append", default=[], metavar="FILE",
                          help="instances the `instance` gate ignores: ids or patterns, one a line (as --ohbench-flaky)")

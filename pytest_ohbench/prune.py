@@ -63,7 +63,8 @@ def container_candidates(client: docker.DockerClient, run: str | None = None) ->
     """Labelled containers (of run `run` only, if given) whose controller is gone."""
     found = []
     label = f"{RUN_LABEL}={run}" if run else RUN_LABEL
-    for container in client.containers.list(all=True, filters={"label": label}):
+    # ignore_removed: a container another run removes while this lists is not an error.
+    for container in client.containers.list(all=True, filters={"label": label}, ignore_removed=True):
         owner = (container.labels or {}).get(CONTROLLER_LABEL, "")
         if owner and not _controller_alive(owner):
             found.append(Candidate("container", container.name or "", 0, f"its controller {owner} is gone"))
@@ -75,7 +76,9 @@ def image_candidates(
 ) -> list[Candidate]:
     """Harness-built images (built by run `run` only, if given) no container uses: past the age,
     then the oldest while the built images exceed the budget."""
-    used = {c.image.id for c in client.containers.list(all=True) if c.image is not None}
+    # The listing's own ImageID (sparse: no inspect per container, so a container removed
+    # meanwhile, or its image, cannot fail the listing).
+    used = {c.attrs.get("ImageID") for c in client.containers.list(all=True, sparse=True)}
     built = []
     labels = [HASH_LABEL, f"ohbench.run_id={run}"] if run else [HASH_LABEL]
     for image in client.images.list(filters={"label": labels}):

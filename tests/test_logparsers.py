@@ -60,6 +60,25 @@ def test_truncated_junit_gives_no_results() -> None:
     assert parse_junit_xml(JUNIT[: len(JUNIT) // 2]) == {}
 
 
+# Maven Surefire with rerunFailingTestsCount=2: a test that passed on a rerun carries
+# <flakyFailure>/<flakyError>; one that failed every run keeps <failure> plus <rerunFailure>.
+SUREFIRE = """<?xml version="1.0" encoding="UTF-8"?>
+<testsuite name="demo.DemoTest" tests="4" failures="1" flakes="2">
+<testcase name="steady" classname="demo.DemoTest" time="0.01"/>
+<testcase name="flaky" classname="demo.DemoTest"><flakyFailure message="once" type="java.lang.AssertionError"/></testcase>
+<testcase name="flakyError" classname="demo.DemoTest"><flakyError message="once" type="java.io.IOException"/></testcase>
+<testcase name="broken" classname="demo.DemoTest"><failure message="always"/><rerunFailure message="always"/></testcase>
+</testsuite>
+"""
+
+
+def test_surefire_flaky_reruns_count_as_passed() -> None:
+    expected = {"demo.DemoTest.steady": "PASSED", "demo.DemoTest.flaky": "PASSED",
+                "demo.DemoTest.flakyError": "PASSED", "demo.DemoTest.broken": "FAILED"}
+    assert get_parser("junit")(SUREFIRE) == expected
+    assert parse_junit_xml(SUREFIRE) == expected  # both JUnit readers judge a case alike
+
+
 def test_parsers_come_from_the_registry() -> None:
     assert get_parser("pytest") is parse_pytest_log
     assert get_parser("junit")(JUNIT) == parse_junit_xml(JUNIT)  # the multi-report parser agrees on one report

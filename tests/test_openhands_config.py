@@ -1,12 +1,19 @@
-"""The config.toml the openhands agent writes: valid TOML whatever the [llm] section holds (no Docker)."""
+"""The config.toml the openhands agent writes: valid TOML whatever the [llm] section holds; a tree it cannot make (no Docker)."""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+
+import docker
+import pytest
 
 from pytest_ohbench.agents.base import AgentSettings
-from pytest_ohbench.agents.openhands import openhands_config
+from pytest_ohbench.agents.openhands import OpenHandsAgent, openhands_config
+from pytest_ohbench.agents.openhands_sdk import OpenHandsSDKAgent
+from pytest_ohbench.errors import HarnessError
 from pytest_ohbench.llm import LLMConfig
+from pytest_ohbench.outcomes import Outcome
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -33,3 +40,21 @@ def test_a_section_with_table_and_array_values_round_trips_through_tomllib() -> 
 def test_no_budget_writes_no_budget_key() -> None:
     data = tomllib.loads(openhands_config(LLMConfig(name="m", model="openai/m"), "/w", AgentSettings(max_steps=5, max_cost_per_task=0.0)))
     assert "max_budget_per_task" not in data["core"] and "api_key" not in data["llm"]
+
+
+@pytest.mark.parametrize(
+    ("agent_class", "settings", "message"),
+    [
+        (OpenHandsAgent, "openhands_wheelhouse", "no openhands_ai wheel in it"),  # a wheelhouse without OpenHands
+        (OpenHandsSDKAgent, "openhands_source", "not an OpenHands tree"),  # a folder that is no checkout
+    ],
+)
+def test_an_agent_tree_that_cannot_be_made_is_a_build_error(agent_class: type, settings: str, message: str, tmp_path: Path) -> None:
+    # Never called: the tree fails before any container is made, so no engine is needed.
+    client = docker.DockerClient(base_url="unix:///nonexistent/docker.sock", version="1.43")
+    agent = agent_class(AgentSettings(**{settings: tmp_path}))
+    with pytest.raises(AssertionError, match="prepare_image comes first"):
+        agent.container_volumes()
+    with pytest.raises(HarnessError, match=message) as failed:
+        agent.prepare_image(client, "ohbench/base:trixie")
+    assert failed.value.outcome is Outcome.BUILD_ERROR

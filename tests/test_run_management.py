@@ -116,6 +116,14 @@ def test_attempts_make_k_items_per_task_and_pass_at_k(pytester: pytest.Pytester,
     assert sorted(r["nodeid"].split("::")[1] for r in lines(pytester, "k")) == [f"ohbench__textkit-1[a{n}]" for n in (1, 2, 3)]
     summary = json.loads((pytester.path / "reports" / "k" / "summary.json").read_text())
     assert summary["totals"]["pass_at_k"] == {"1": 0.0, "2": 0.0, "3": 0.0}
+    # OpenHands' tree: one folder per attempt, named as run_infer.sh names its N_RUNS runs.
+    agent_folder = pytester.path / "reports" / "k" / "outputs" / "examples-swe__swe-bench-test" / "noop"
+    assert sorted(p.name for p in agent_folder.iterdir()) == [f"noop_maxiter_100_N_-run_{n}" for n in (1, 2, 3)]
+    for n in (1, 2, 3):
+        folder = agent_folder / f"noop_maxiter_100_N_-run_{n}"
+        [output] = [json.loads(line) for line in (folder / "output.jsonl").read_text().splitlines()]
+        assert output["instance_id"] == "ohbench__textkit-1" and (folder / "llm_completions" / "ohbench__textkit-1").is_dir()
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
 
 
 def test_exports_for_the_official_harness_and_openhands(pytester: pytest.Pytester, swe_suite: Path, base_image: str) -> None:

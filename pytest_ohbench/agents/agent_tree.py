@@ -25,7 +25,7 @@ import docker
 import docker.errors
 from filelock import FileLock
 
-from pytest_ohbench.agents.openhands_install import cache_dir
+from pytest_ohbench.agents.openhands_install import cache_dir, uv_binary
 
 MOUNT = "/opt/ohbench-agent"  # where the tree is mounted in every task container
 PYTHON = f"{MOUNT}/bin/python"  # the tree's interpreter (a wrapper that uses the tree's loader)
@@ -117,15 +117,9 @@ def tree_info(tree: Path) -> dict:
         return {}
 
 
-def _uv() -> str:
-    from uv import find_uv_bin  # the uv package ships its binary
-
-    return find_uv_bin()
-
-
 def _install(spec: TreeSpec, site: Path) -> None:
     for arguments in spec.installs:
-        command = [_uv(), "pip", "install", "-q", "--target", str(site), "--python-version", "3.13",
+        command = [uv_binary(), "pip", "install", "-q", "--target", str(site), "--python-version", "3.13",
                    "--python-platform", UV_PLATFORM, "--no-index", "--find-links", str(spec.wheelhouse),
                    "--no-build", "--link-mode", "copy", *arguments]
         result = subprocess.run(command, capture_output=True, text=True, cwd=spec.wheelhouse,

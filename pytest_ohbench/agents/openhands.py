@@ -12,7 +12,6 @@ workspace's diff.
 from __future__ import annotations
 
 import json
-import re
 import shlex
 import zipfile
 from pathlib import Path
@@ -22,13 +21,12 @@ import docker
 import tomli_w
 
 from pytest_ohbench.agents.agent_tree import PYTHON, TreeError, TreeSpec, ensure_tree, tree_volume
-from pytest_ohbench.agents.base import AgentContext, AgentResult, AgentSettings, AgentStatus, BaseAgent, TrajectoryStep
+from pytest_ohbench.agents.base import AgentContext, AgentResult, AgentSettings, AgentStatus, TrajectoryStep
+from pytest_ohbench.agents.mounted import MountedAgent
 from pytest_ohbench.agents.openhands_install import REQUIREMENTS, ensure_wheelhouse
 from pytest_ohbench.agents.openhands_settings import agent_section, condenser_section
-from pytest_ohbench.agents.openhands_source import Source, SourceError, ensure_source_trees, has_release_source, inspect_source, release_source
-from pytest_ohbench.errors import HarnessError
+from pytest_ohbench.agents.openhands_source import Source, ensure_source_trees, has_release_source, inspect_source, registered_agent_classes, release_source
 from pytest_ohbench.llm import LLMConfig, redact
-from pytest_ohbench.outcomes import Outcome
 from pytest_ohbench.runtime.base import Runtime
 
 WORK = "/tmp/ohbench-openhands"  # config, prompt, trajectory, completions (never in the repo)
@@ -46,14 +44,14 @@ def tree_spec(version: str, wheelhouse: Path) -> TreeSpec:
 
 
 def agent_classes(wheelhouse: Path) -> list[str]:
-    """The agent classes the openhands-ai wheel registers (`Agent.register('Name', ...)` in agenthub)."""
+    """The agent classes the openhands-ai wheel registers (in its agenthub)."""
     wheels = sorted(wheelhouse.glob("openhands_ai-*.whl"))
     if not wheels:
         return []
     with zipfile.ZipFile(wheels[-1]) as archive:
         sources = [archive.read(n).decode(errors="replace") for n in archive.namelist()
                    if n.startswith("openhands/agenthub/") and n.endswith("__init__.py")]
-    return sorted({m.group(1) for text in sources for m in re.finditer(r"Agent\.register\(\s*['\"](\w+)['\"]", text)})
+    return registered_agent_classes(sources)
 
 
 def openhands_config(llm: LLMConfig, workdir: str, settings: AgentSettings) -> str:
@@ -114,7 +112,7 @@ def metrics(events: list[dict[str, Any]]) -> dict[str, Any]:
     return {}
 
 
-class OpenHandsAgent(BaseAgent):
+class OpenHandsAgent(MountedAgent):
     """OpenHands from its read-only tree, run headless in the task container."""
 
     name = "openhands"
@@ -127,7 +125,6 @@ class OpenHandsAgent(BaseAgent):
         self.version = settings.openhands_version
         self.agent_class = settings.openhands_agent_class
         self.max_steps, self.max_cost = settings.max_steps, settings.max_cost_per_task
-        self._volumes: dict[str, dict[str, str]] | None = None  # set by prepare_image
 
     def wheelhouse(self) -> Path:
         return self.settings.openhands_wheelhouse or ensure_wheelhouse(self.version)
@@ -146,18 +143,6 @@ class OpenHandsAgent(BaseAgent):
         if source is not None:
             return ensure_source_trees(client, source).volumes()
         return tree_volume(ensure_tree(client, tree_spec(self.version, self.wheelhouse())))
-
-    def prepare_image(self, client: docker.DockerClient, image: str) -> str:
-        """The task image as it is: OpenHands comes in on a read-only mount."""
-        try:
-            self._volumes = self.volumes(client)
-        except (TreeError, SourceError) as exc:
-            raise HarnessError(Outcome.BUILD_ERROR, str(exc)) from None
-        return image
-
-    def container_volumes(self) -> dict[str, dict[str, str]]:
-        assert self._volumes is not None, "prepare_image comes first"
-        return self._volumes
 
     def run(self, context: AgentContext) -> AgentResult:
         runtime, llm = context.runtime, context.llm

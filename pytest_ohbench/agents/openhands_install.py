@@ -137,8 +137,9 @@ def ensure_wheelhouse(version: str = DEFAULT_VERSION, root: Path | None = None) 
     return target
 
 
-def _uv() -> str:
-    from uv import find_uv_bin  # the uv package ships its binary
+def uv_binary() -> str:
+    """The uv executable (the uv package ships its binary)."""
+    from uv import find_uv_bin
 
     return find_uv_bin()
 
@@ -149,7 +150,7 @@ def _resolve(requirements: list[str], scratch: Path, constraints: list[str] | No
     source.write_text("\n".join(requirements) + "\n")
     pinned = scratch / "constraints.txt"
     pinned.write_text("\n".join(constraints or []) + "\n")
-    command = [_uv(), "pip", "compile", "-q", "--no-header", "--no-annotate", "--python-version", PYTHON,
+    command = [uv_binary(), "pip", "compile", "-q", "--no-header", "--no-annotate", "--python-version", PYTHON,
                "--python-platform", "x86_64-manylinux_2_40", "-c", str(pinned), str(source)]
     result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "UV_NO_CONFIG": "1"})
     if result.returncode != 0:

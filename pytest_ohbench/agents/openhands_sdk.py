@@ -17,13 +17,12 @@ from typing import Any
 
 import docker
 
-from pytest_ohbench.agents.agent_tree import PYTHON, TreeError, TreeSpec, ensure_tree, tree_volume
-from pytest_ohbench.agents.base import AgentContext, AgentResult, AgentSettings, AgentStatus, BaseAgent, TrajectoryStep
+from pytest_ohbench.agents.agent_tree import PYTHON, TreeSpec, ensure_tree, tree_volume
+from pytest_ohbench.agents.base import AgentContext, AgentResult, AgentSettings, AgentStatus, TrajectoryStep
+from pytest_ohbench.agents.mounted import MountedAgent
 from pytest_ohbench.agents.openhands_install import REQUIREMENTS, ensure_sdk_wheelhouse
-from pytest_ohbench.agents.openhands_source import SourceError, ensure_source_trees, inspect_source
-from pytest_ohbench.errors import HarnessError
+from pytest_ohbench.agents.openhands_source import ensure_source_trees, inspect_source
 from pytest_ohbench.llm import LLMConfig, redact
-from pytest_ohbench.outcomes import Outcome
 
 WORK = "/tmp/ohbench-openhands-sdk"  # settings, prompt, events, completions (never in the repo)
 RUNNER = Path(__file__).with_name("openhands_sdk_runner.py")
@@ -73,7 +72,7 @@ def is_finish(event: dict[str, Any]) -> bool:
     return is_llm_step(event) and event.get("tool_name") == "finish"
 
 
-class OpenHandsSDKAgent(BaseAgent):
+class OpenHandsSDKAgent(MountedAgent):
     """OpenHands V1 (openhands-sdk) from its read-only tree, run headless in the task container."""
 
     name = "openhands-sdk"
@@ -84,24 +83,12 @@ class OpenHandsSDKAgent(BaseAgent):
     def __init__(self, settings: AgentSettings) -> None:
         super().__init__(settings)
         self.version = settings.openhands_sdk_version
-        self._volumes: dict[str, dict[str, str]] | None = None
 
     def volumes(self, client: docker.DockerClient) -> dict[str, dict[str, str]]:
         """The SDK's read-only tree(s): a V1 checkout (--openhands-source) or the release's wheelhouse."""
         if self.settings.openhands_source:
             return ensure_source_trees(client, inspect_source(self.settings.openhands_source)).volumes()
         return tree_volume(ensure_tree(client, sdk_tree_spec(self.version, ensure_sdk_wheelhouse(self.version))))
-
-    def prepare_image(self, client: docker.DockerClient, image: str) -> str:
-        try:
-            self._volumes = self.volumes(client)
-        except (TreeError, SourceError) as exc:
-            raise HarnessError(Outcome.BUILD_ERROR, str(exc)) from None
-        return image
-
-    def container_volumes(self) -> dict[str, dict[str, str]]:
-        assert self._volumes is not None, "prepare_image comes first"
-        return self._volumes
 
     def run(self, context: AgentContext) -> AgentResult:
         runtime, llm = context.runtime, context.llm

@@ -21,6 +21,7 @@ import email
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -28,6 +29,7 @@ import tarfile
 import tempfile
 import time
 import zipfile
+from collections.abc import Iterable
 from pathlib import Path
 
 import docker
@@ -55,6 +57,7 @@ from pytest_ohbench.agents.openhands_install import (
     WheelhouseError,
     cache_dir,
     fill_locked_wheelhouse,
+    uv_binary,
 )
 
 if sys.version_info >= (3, 11):
@@ -141,14 +144,16 @@ def source_key(source: Source) -> str:
     return digest.hexdigest()[:12]
 
 
-def agent_classes_of(source: Source) -> list[str]:
-    """The agent classes a 0.x source registers (`Agent.register('Name', ...)` in agenthub)."""
-    import re
+def registered_agent_classes(sources: Iterable[str]) -> list[str]:
+    """The names 0.x agenthub `__init__.py` sources register (`Agent.register('Name', ...)`)."""
+    return sorted({m.group(1) for text in sources for m in re.finditer(r"Agent\.register\(\s*['\"](\w+)['\"]", text)})
 
+
+def agent_classes_of(source: Source) -> list[str]:
+    """The agent classes a 0.x source registers."""
     if source.kind != "0.x":
         return []
-    texts = [p.read_text(errors="replace") for p in (source.root / "openhands" / "agenthub").glob("*/__init__.py")]
-    return sorted({m.group(1) for text in texts for m in re.finditer(r"Agent\.register\(\s*['\"](\w+)['\"]", text)})
+    return registered_agent_classes(p.read_text(errors="replace") for p in (source.root / "openhands" / "agenthub").glob("*/__init__.py"))
 
 
 def _pure(wheel: Path) -> Path:
@@ -249,13 +254,11 @@ class SourceTrees:
 
 
 def _install_code(client: docker.DockerClient, source: Source, wheels: list[Path], dependencies: Path, target: Path) -> None:
-    from pytest_ohbench.agents.agent_tree import _uv
-
     started = time.monotonic()
     partial = target.with_name(f".{target.name}.partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
-    command = [_uv(), "pip", "install", "-q", "--target", str(partial), "--python-version", "3.13", "--python-platform",
+    command = [uv_binary(), "pip", "install", "-q", "--target", str(partial), "--python-version", "3.13", "--python-platform",
                UV_PLATFORM, "--no-deps", "--no-index", "--link-mode", "copy", *map(str, wheels)]
     result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "UV_NO_CONFIG": "1"})
     if result.returncode != 0:

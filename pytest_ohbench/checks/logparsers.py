@@ -56,7 +56,8 @@ def _junit_cases(text: str) -> list[ElementTree.Element] | None:
     return list(root.iter("testcase"))
 
 
-def _case_status(case: ElementTree.Element) -> str:
+def junit_case_status(case: ElementTree.Element) -> str:
+    """A <testcase>'s status: an <error>, <failure> or <skipped> child (an xfail skip), else PASSED."""
     tags = {child.tag for child in case}
     if "error" in tags:
         return "ERROR"
@@ -84,7 +85,7 @@ def parse_junit_xml(text: str) -> dict[str, str]:
     for case in _junit_cases(text) or []:
         name = case.get("name", "")
         classname = case.get("classname", "")
-        _merge(statuses, f"{classname}.{name}" if classname else name, _case_status(case))
+        _merge(statuses, f"{classname}.{name}" if classname else name, junit_case_status(case))
     return statuses
 
 
@@ -120,7 +121,7 @@ def parse_pytest_junit(text: str, expected: Iterable[str] = ()) -> dict[str, str
     statuses: dict[str, str] = {}
     for case in cases:
         name, classname = case.get("name", ""), case.get("classname", "")
-        status = _case_status(case)
+        status = junit_case_status(case)
         _merge(by_key, f"{classname}.{name}" if classname else name, status)
         _merge(statuses, _case_nodeid(case), status)
     for nodeid in expected:

@@ -21,7 +21,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ from pytest_ohbench.gateway.usage import (
     split_events,
     usage_blocks,
 )
+from pytest_ohbench.http_server import BackgroundHTTPServer
 from pytest_ohbench.llm import LLMConfig
 
 ADMIN_PREFIX = "/_ohbench/"
@@ -123,32 +124,24 @@ class Gateway:
         self._lock = threading.Lock()
         self._settled = threading.Condition(self._lock)
         self._client = httpx.Client(timeout=httpx.Timeout(timeout, connect=10.0), follow_redirects=False)
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._http: BackgroundHTTPServer | None = None
 
     @property
     def url(self) -> str:
         """`http://127.0.0.1:<port>`; agents get `<url>/v1` as their base_url."""
-        if self._server is None:
+        if self._http is None:
             raise RuntimeError("the LLM gateway is not started")
-        return f"http://{self.host}:{self._server.server_address[1]}"
+        return self._http.url
 
     def start(self) -> Gateway:
-        if self._server is None:
-            self._server = ThreadingHTTPServer((self.host, self.requested_port), _handler(self))
-            self._server.daemon_threads = True
-            self._thread = threading.Thread(target=self._server.serve_forever, name="ohbench-llm-gateway", daemon=True)
-            self._thread.start()
+        if self._http is None:
+            self._http = BackgroundHTTPServer(self.host, self.requested_port, _handler(self), "ohbench-llm-gateway")
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        if self._http is not None:
+            self._http.stop()
+            self._http = None
         self._client.close()
 
     def __enter__(self) -> Gateway:

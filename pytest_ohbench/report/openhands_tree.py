@@ -68,9 +68,13 @@ def model_of(record: TaskRecord, settings: EvalSettings) -> str:
     return llm.model if llm else (record.model or record.agent)
 
 
-def output_dir(record: TaskRecord, settings: EvalSettings) -> Path:
-    """`<dataset>-<split>/<AgentClass>/<model>_maxiter_<N>[_N_<note>]` for the record."""
-    note = f"_N_{settings.note}" if settings.note else ""
+def output_dir(record: TaskRecord, settings: EvalSettings, several_attempts: bool = False) -> Path:
+    """`<dataset>-<split>/<AgentClass>/<model>_maxiter_<N>[_N_<note>]` for the record.
+
+    With several attempts each has its own folder, `_N_<note>-run_<attempt>`, as OpenHands'
+    run_infer.sh names its N_RUNS runs (one output.jsonl line per instance and run)."""
+    note = f"{settings.note}-run_{record.attempt}" if several_attempts else settings.note
+    note = f"_N_{note}" if note else ""
     return (Path(f"{dataset_name(record)}-{SPLIT}") / agent_class(record, settings)
             / f"{model_path(model_of(record, settings))}_maxiter_{settings.max_iterations}{note}")
 
@@ -174,8 +178,9 @@ def write_openhands_tree(run_dir: Path, records: list[TaskRecord], root: Path, s
     start_time = time.strftime("%Y-%m-%d %H:%M:%S", time.strptime(start[:19], "%Y-%m-%dT%H:%M:%S")) if start else ""
     commit = git_commit(root)
     folders: dict[Path, list[TaskRecord]] = {}
+    several_attempts = any(r.attempt > 1 for r in ran)
     for record in ran:
-        folders.setdefault(output_dir(record, settings), []).append(record)
+        folders.setdefault(output_dir(record, settings, several_attempts), []).append(record)
     lines: list[dict] = []
     for relative, members in folders.items():
         folder = run_dir / OUTPUTS_DIR / relative

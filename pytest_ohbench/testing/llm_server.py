@@ -45,15 +45,16 @@ import hashlib
 import ipaddress
 import json
 import re
-import socket
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from pytest_ohbench.http_server import BackgroundHTTPServer
 
 EXHAUSTED = "(script exhausted)"
 DEFAULT_MODEL = "scripted"  # what /v1/models lists when no script names a model
@@ -249,10 +250,6 @@ def _message(response: dict[str, Any], turn: int) -> tuple[dict[str, Any], str]:
     return message, response.get("finish_reason") or ("tool_calls" if calls else "stop")
 
 
-class _IPv6Server(ThreadingHTTPServer):
-    address_family = socket.AF_INET6
-
-
 class ScriptedLLMServer:
     """The server; a context manager that serves in a background thread."""
 
@@ -267,42 +264,33 @@ class ScriptedLLMServer:
         self.requests: list[dict[str, Any]] = []
         self._failed: dict[tuple[int | None, int], int] = {}  # (script, turn) -> scripted errors given
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._http: BackgroundHTTPServer | None = None
 
     @property
     def port(self) -> int:
         """The bound port (the OS picks one when constructed with port=0)."""
-        if self._server is None:
+        if self._http is None:
             raise RuntimeError("the scripted LLM server is not started")
-        return int(self._server.server_address[1])
+        return self._http.port
 
     @property
     def base_url(self) -> str:
         """`http://127.0.0.1:<port>/v1`: what api_base / base_url / OPENAI_BASE_URL take."""
-        host = "127.0.0.1" if self.host == "localhost" else self.host
-        return f"http://{f'[{host}]' if ':' in host else host}:{self.port}/v1"
+        if self._http is None:
+            raise RuntimeError("the scripted LLM server is not started")
+        return self._http.url + "/v1"  # `localhost` shows as the 127.0.0.1 it bound
 
     def start(self) -> ScriptedLLMServer:
         """Bind and serve in a daemon thread; returns self."""
-        if self._server is not None:
-            return self
-        cls = _IPv6Server if ":" in self.host else ThreadingHTTPServer
-        self._server = cls((self.host, self.requested_port), _handler(self))
-        self._server.daemon_threads = True  # a slow scripted latency must not block stop()
-        self._thread = threading.Thread(target=self._server.serve_forever, name="scripted-llm", daemon=True)
-        self._thread.start()
+        if self._http is None:
+            self._http = BackgroundHTTPServer(self.host, self.requested_port, _handler(self), "scripted-llm")
         return self
 
     def stop(self) -> None:
         """Stop serving and free the port."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        if self._http is not None:
+            self._http.stop()
+            self._http = None
 
     def __enter__(self) -> ScriptedLLMServer:
         return self.start()

@@ -11,22 +11,10 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ElementTree
 
+from pytest_ohbench.checks.logparsers import junit_case_status
+
 _BLOCK = re.compile(r"<(testsuites|testsuite)\b.*?</\1\s*>", re.DOTALL)
 _DECLARATION = re.compile(r"<\?xml[^>]*\?>")
-
-
-def _status(case: ElementTree.Element) -> str:
-    tags = {child.tag for child in case}
-    if "error" in tags:
-        return "ERROR"
-    if "failure" in tags:
-        return "FAILED"
-    if "skipped" in tags:
-        skipped = case.find("skipped")
-        reason = "" if skipped is None else skipped.get("type", "") + skipped.get("message", "")
-        return "XFAIL" if "xfail" in reason else "SKIPPED"
-    # Surefire's rerunFailingTestsCount: <flakyFailure>/<flakyError> mean it passed on a rerun.
-    return "PASSED"
 
 
 def _cases(root: ElementTree.Element) -> dict[str, str]:
@@ -34,7 +22,10 @@ def _cases(root: ElementTree.Element) -> dict[str, str]:
     for case in root.iter("testcase"):
         name, classname = case.get("name", ""), case.get("classname", "")
         full = f"{classname}.{name}" if classname else name
-        status = _status(case)
+        # Surefire's rerunFailingTestsCount writes <flakyFailure>/<flakyError> for a test that
+        # passed on a rerun: they are neither <failure> nor <error>, so the test counts as passed
+        # (one that failed every rerun keeps its <failure>).
+        status = junit_case_status(case)
         # A name reported twice (a parametrized case, a rerun) keeps its worst status.
         if statuses.get(full) not in ("FAILED", "ERROR"):
             statuses[full] = status
