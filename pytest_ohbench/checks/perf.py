@@ -187,52 +187,43 @@ def choose_cpuset(setting: str, engine_cpus: int, engine_allows: bool, worker: s
     return str(engine_cpus - 1 - index % engine_cpus)
 
 
-def check_perf(
-    *,
-    location: str,
-    instance_id: str,
-    base_commit: str,
-    spec: PerfSpec,
-    agent_patch: str,
-    settings: PerfCheckSettings,
-    start: StartState,
-    log_dir: Path,
-    test_timeout: float,
-    pinning: dict[str, Any] | None = None,
-) -> PerfCheckResult:
-    """Judge `agent_patch` for a perf task; harness errors (a broken record) raise HarnessError.
+@dataclasses.dataclass
+class PerfJob:
+    """One perf check to run: the task, the agent's patch, and how and where to judge it."""
 
-    The details (plain JSON) also go to `perf.json` in `log_dir`.
+    location: str  # the dataset file and row, for harness errors
+    instance_id: str
+    base_commit: str
+    spec: PerfSpec
+    agent_patch: str
+    settings: PerfCheckSettings
+    start: StartState
+    log_dir: Path
+    test_timeout: float
+    pinning: dict[str, Any] | None = None
+
+
+def check_perf(job: PerfJob) -> PerfCheckResult:
+    """Judge the agent's patch for a perf task; harness errors (a broken record) raise HarnessError.
+
+    The details (plain JSON) also go to `perf.json` in the job's `log_dir`.
     """
-    if is_empty_patch(agent_patch):
+    if is_empty_patch(job.agent_patch):
         return PerfCheckResult(Outcome.EMPTY_PATCH, "the agent produced no changes", details={"kind": "perf"})
-    return _done(
-        _check(location, instance_id, base_commit, spec, agent_patch, settings, start, log_dir, test_timeout, pinning),
-        log_dir,
-    )
+    return _done(_check(job), job.log_dir)
 
 
-def _check(
-    location: str,
-    instance_id: str,
-    base_commit: str,
-    spec: PerfSpec,
-    agent_patch: str,
-    settings: PerfCheckSettings,
-    start: StartState,
-    log_dir: Path,
-    test_timeout: float,
-    pinning: dict[str, Any] | None,
-) -> PerfCheckResult:
-    if is_empty_patch(agent_patch):
-        return PerfCheckResult(Outcome.EMPTY_PATCH, "the agent produced no changes", details={"kind": "perf"})
+def _check(job: PerfJob) -> PerfCheckResult:
+    """Three containers, correctness on the agent state, then the timings and the verdict."""
+    location, spec, settings, start = job.location, job.spec, job.settings, job.start
+    log_dir, test_timeout = job.log_dir, job.test_timeout
     details: dict[str, Any] = {
         "kind": "perf",
         "criterion": settings.criterion,
         "human_reference_commit": spec.head_commit,
         "human_performance_recorded": spec.human_performance,
         "efficiency_tests": [t.name for t in spec.efficiency_tests],
-        "machine": {**machine_facts(), **(pinning or {})},
+        "machine": {**machine_facts(), **(job.pinning or {})},
     }
     protected = sorted({f for t in spec.efficiency_tests for f in t.files()} | set(patch_files(spec.test_patch)))
     with contextlib.ExitStack() as stack:
@@ -262,16 +253,16 @@ def _check(
 
         agent = stack.enter_context(start("agent"))
         _run_commands(agent, spec.setup_commands, "agent", location, test_timeout, log_dir)
-        if apply_agent_patch(agent, agent_patch, log_dir) is None:
+        if apply_agent_patch(agent, job.agent_patch, log_dir) is None:
             return PerfCheckResult(
                 Outcome.PATCH_APPLY_FAILED, "git apply, git apply --reject and patch all failed", details=details
             )
-        details["set_aside"] = set_aside_test_changes(agent, base_commit, protected)
+        details["set_aside"] = set_aside_test_changes(agent, job.base_commit, protected)
         _apply_test_patch(agent, spec, "agent", location, log_dir)
         _run_commands(agent, spec.install_commands, "agent", location, test_timeout, log_dir)
 
         statuses, timed_out, command = run_correctness(
-            agent, spec, settings, instance_id, test_timeout, log_dir / "test_output.txt"
+            agent, spec, settings, job.instance_id, test_timeout, log_dir / "test_output.txt"
         )
         if timed_out:
             return PerfCheckResult(Outcome.TEST_TIMEOUT, f"the correctness tests ran past {test_timeout:g}s", details=details)
@@ -279,7 +270,7 @@ def _check(
         excused: list[str] = []
         if failing:  # a test the human's version fails too is not the agent's doing
             human_statuses, _, _ = run_correctness(
-                human, spec, settings, instance_id, test_timeout, log_dir / "human_test_output.txt"
+                human, spec, settings, job.instance_id, test_timeout, log_dir / "human_test_output.txt"
             )
             excused = [t for t in failing if human_statuses.get(t) not in PASSING]
             failing = [t for t in failing if t not in excused]
@@ -505,11 +496,11 @@ class PerfChecker:
             with context.fresh_runtime(cpuset=pinning["cpuset"]) as runtime:
                 yield runtime
 
-        result = check_perf(
+        result = check_perf(PerfJob(
             location=task.location, instance_id=task.instance_id, base_commit=task.base_commit, spec=spec,
             agent_patch=context.patch, settings=settings_for(context.suite), start=start, log_dir=context.log_dir,
             test_timeout=context.test_timeout, pinning=pinning,
-        )
+        ))
         return CheckResult(result.outcome, result.tests, detail=result.detail, details=result.details)
 
     def annotate_record(self, record: "TaskRecord", llm: "LLMConfig | None") -> None:
