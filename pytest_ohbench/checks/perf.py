@@ -13,8 +13,8 @@ The correctness tests run on the agent state first (the record's `correctness_te
 whole suite with the suite's test command); a test that fails there and also fails in the
 human state is not held against the agent. Only a correct change is timed: warm-up rounds,
 then `repeats` rounds, each running every efficiency test in base, agent and human in a
-rotating order (see perf_measure), and `extra_repeats` more while the verdict is noisy or a
-near miss (up to `max_repeats`); one measurement at a time on the machine. The containers
+rotating order (see perf_measure), and `extra_repeats` more while the verdict is not settled
+(perf_criteria.needs_more; up to `max_repeats`); one measurement at a time on the machine. The containers
 share one pinned CPU (`cpuset`) when the engine allows, as on a small machine three states
 cannot each have their own. Every raw timing is kept, and the criterion (perf_criteria)
 turns them into the verdict.
@@ -71,10 +71,10 @@ class PerfCheckSettings:
 
     criterion: str = perf_criteria.DEFAULT_CRITERION
     target: float | None = None
-    repeats: int = 5
+    repeats: int = 7
     warmups: int = 1
     extra_repeats: int = 5
-    max_repeats: int = 20
+    max_repeats: int = 30
     alpha: float = perf_criteria.DEFAULT_ALPHA
     estimator: str = perf_criteria.DEFAULT_ESTIMATOR
     clock: str = "cpu"
@@ -310,6 +310,17 @@ def judge_measurement(measurement: Measurement, settings: PerfCheckSettings, age
     )
 
 
+def rounds_to_add(rounds: int, extra_repeats: int, max_repeats: int) -> int:
+    """The size of the next addition after `rounds`: `extra_repeats`, the last one cut to
+    reach `max_repeats` exactly (0 at the cap, or when nothing is ever added)."""
+    return max(0, min(extra_repeats, max_repeats - rounds))
+
+
+def more_rounds(settings: PerfCheckSettings, rounds: int, verdict: perf_criteria.Verdict) -> int:
+    """How many rounds to add after a look at `rounds`: while the verdict could still change."""
+    return rounds_to_add(rounds, settings.extra_repeats, settings.max_repeats) if perf_criteria.needs_more(verdict) else 0
+
+
 def measure_and_judge(
     runners: dict[str, TimedRunner],
     tests: list[EfficiencyTest],
@@ -317,9 +328,9 @@ def measure_and_judge(
     timeout: float,
     log_path: Path | None = None,
 ) -> tuple[Measurement, perf_criteria.Verdict | None]:
-    """Measure, judge, and while the verdict is noisy or a near miss, measure
-    `extra_repeats` more rounds and judge again on all of them, up to `max_repeats` rounds
-    (None: a run failed). The earlier looks are kept in the verdict's numbers.
+    """Measure, judge, and while the verdict is not settled (perf_criteria.needs_more),
+    measure `extra_repeats` more rounds and judge again on all of them, up to `max_repeats`
+    rounds (None: a run failed). The earlier looks are kept in the verdict's numbers.
 
     One measurement at a time on this machine (a file lock across xdist workers and runs):
     two timed workloads side by side would mostly measure each other.
@@ -336,14 +347,10 @@ def measure_and_judge(
             return measurement, None
         verdict = judge_measurement(measurement, settings)
         looks = []
-        while (
-            settings.extra_repeats
-            and perf_criteria.needs_more(verdict)
-            and measurement.repeats + settings.extra_repeats <= settings.max_repeats
-        ):
+        while more := more_rounds(settings, measurement.repeats, verdict):
             looks.append({"rounds": measurement.repeats, "reason": verdict.reason, "detail": verdict.detail})
             measurement = measure(
-                runners, tests, repeats=settings.extra_repeats, warmups=0, timeout=timeout, clock=settings.clock,
+                runners, tests, repeats=more, warmups=0, timeout=timeout, clock=settings.clock,
                 log_path=log_path, more_of=measurement,
             )
             if measurement.failure:
