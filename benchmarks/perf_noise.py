@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/perf_noise.py                 # 20 runs, the suite defaults
     .venv/bin/python benchmarks/perf_noise.py --runs 40 --output reports/noise.json
+    .venv/bin/python benchmarks/perf_noise.py --timings reports/noise.json   # judge them again
 
 How it measures: a calibration task whose work is known exactly (pytest_ohbench.testing.
 perf_calibration: `spin()` does SCALE units of work; base SCALE 1365). Every run starts three
@@ -180,27 +181,37 @@ def main() -> int:
     parser.add_argument("--cpuset", default=defaults.cpuset, help="auto, none, or CPUs such as 1")
     parser.add_argument("--base-image", default="ohbench/base:trixie")
     parser.add_argument("--output", help="write every timing and the machine facts to this JSON file")
+    parser.add_argument("--timings", help="measure nothing: judge the timings an earlier --output wrote")
     args = parser.parse_args()
-    if args.runs < 20 or args.repeats < 3:
+    if (args.runs < 20 and not args.timings) or args.repeats < 3:
         parser.error("need --runs >= 20 and --repeats >= 3")
     settings = PerfSettings(
         repeats=args.repeats, extra_repeats=args.extra_repeats, max_repeats=max(args.max_repeats, args.repeats),
         warmups=args.warmups, alpha=args.alpha, estimator=args.estimator, clock=args.clock,
     )
 
-    client = docker.from_env()
-    with tempfile.TemporaryDirectory(prefix="ohbench-noise-") as tmp:
-        suite = Path(tmp)
-        patches = calib.write_calibration_suite(suite, args.base_image)
-        image = build_cached(
-            client, suite / "repos" / "calib", suite / "Dockerfile", {"BASE_IMAGE": args.base_image}, "ohbench-build/perf-calibration"
-        ).name
-    pinning = engine_pinning(client, args.cpuset)
-    before = machine_facts()
-    started = time.monotonic()
-    runs = [one_run(client, image, patches["x1.3"], pinning["cpuset"], settings) for _ in range(args.runs)]
-    seconds = time.monotonic() - started
-    after = machine_facts()
+    if args.timings:
+        # Judge the timings of an earlier run again (e.g. after a change of the criteria):
+        # the checker's procedure then stops where it would have, within the rounds measured.
+        saved = json.loads(Path(args.timings).read_text())
+        runs, pinning, seconds = saved["runs"], saved["pinning"], saved["seconds"]
+        before, after = saved["machine_before"], saved["machine_after"]
+        print(f"timings of {args.timings} judged again: {min(len(r['cpu']['base']) for r in runs)} or more rounds per run")
+    else:
+        client = docker.from_env()
+        with tempfile.TemporaryDirectory(prefix="ohbench-noise-") as tmp:
+            suite = Path(tmp)
+            patches = calib.write_calibration_suite(suite, args.base_image)
+            image = build_cached(
+                client, suite / "repos" / "calib", suite / "Dockerfile", {"BASE_IMAGE": args.base_image},
+                "ohbench-build/perf-calibration",
+            ).name
+        pinning = engine_pinning(client, args.cpuset)
+        before = machine_facts()
+        started = time.monotonic()
+        runs = [one_run(client, image, patches["x1.3"], pinning["cpuset"], settings) for _ in range(args.runs)]
+        seconds = time.monotonic() - started
+        after = machine_facts()
 
     fast_min = min(v for run in runs for v in run[args.clock]["fast"])
     base_min = min(v for run in runs for v in run[args.clock]["base"])
