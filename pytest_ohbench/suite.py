@@ -87,7 +87,7 @@ class PerfSettings:
     repeats: int = 7  # timed rounds per state: the fewest the paired guard can find significant at alpha 0.01
     warmups: int = 1  # untimed rounds first
     extra_repeats: int = 5  # rounds added while the verdict is not settled (0: never) ...
-    max_repeats: int = 30  # ... up to this many timed rounds
+    max_repeats: int = 20  # ... up to this many timed rounds
     alpha: float = 0.01  # the significance guard's level
     estimator: str = "min"  # min | median | mean | paired: how the repeats make one figure
     clock: str = "cpu"  # cpu (user + system seconds) | wall (elapsed; a script's `Execution time:` figure)

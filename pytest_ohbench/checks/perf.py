@@ -74,7 +74,7 @@ class PerfCheckSettings:
     repeats: int = 7
     warmups: int = 1
     extra_repeats: int = 5
-    max_repeats: int = 30
+    max_repeats: int = 20
     alpha: float = perf_criteria.DEFAULT_ALPHA
     estimator: str = perf_criteria.DEFAULT_ESTIMATOR
     clock: str = "cpu"
