@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from pathlib import Path
@@ -115,6 +116,15 @@ class PerfSettings:
             raise ValueError(f"perf.alpha: must be between 0 and 1, got {self.alpha!r}")
         if self.target is not None and not isinstance(self.target, (int, float)):
             raise ValueError(f"perf.target: must be a number, got {self.target!r}")
+        # The paired guard's smallest one-sided p of n rounds is 2**-n: fewer rounds than
+        # this could never show any speedup to be significant.
+        needed = math.ceil(math.log2(1 / self.alpha) + 1e-9)
+        most = self.max_repeats if self.extra_repeats else self.repeats
+        if most < needed:
+            raise ValueError(
+                f"perf: at most {most} rounds can never pass the significance guard at alpha {self.alpha:g} "
+                f"(the smallest p of n paired rounds is 2^-n): need {needed} (repeats, or extra_repeats and max_repeats)"
+            )
         self.cpuset = str(self.cpuset)
 
 

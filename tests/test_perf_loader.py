@@ -112,6 +112,9 @@ def test_suite_perf_settings_are_checked(tmp_path: Path) -> None:
     (tmp_path / "suite.yaml").write_text("perf:\n  repeats: 1\n")
     with pytest.raises(DatasetError, match=r"perf\.repeats: must be a whole number >= 2"):
         load_suite(tmp_path)
+    (tmp_path / "suite.yaml").write_text("perf:\n  repeats: 5\n  extra_repeats: 0\n")
+    with pytest.raises(DatasetError, match=r"perf: at most 5 rounds can never pass the significance guard at alpha 0.01 .*need 7"):
+        load_suite(tmp_path)
     (tmp_path / "suite.yaml").write_text("perf:\n  criterion: sweperf\n  target: 0.1\n  clock: wall\n")
     perf = load_suite(tmp_path).perf  # type: ignore[union-attr]
     assert (perf.criterion, perf.target, perf.clock, perf.repeats) == ("sweperf", 0.1, "wall", 7)
