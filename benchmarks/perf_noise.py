@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/perf_noise.py                 # 20 runs, the suite defaults
     .venv/bin/python benchmarks/perf_noise.py --runs 40 --output reports/noise.json
+    .venv/bin/python benchmarks/perf_noise.py --timings reports/noise.json   # judge them again
 
 How it measures: a calibration task whose work is known exactly (pytest_ohbench.testing.
 perf_calibration: `spin()` does SCALE units of work; base SCALE 1365). Every run starts three
@@ -9,13 +10,13 @@ fresh containers of its image, as the perf check does, pinned to the same CPU wh
 allows: `base`, `noop` (base again: an A/A pair) and `fast` (SCALE 1050: a true 1.3x
 speedup). It times the benchmark script in all three with the checker's own code
 (perf_measure: warm-ups, then interleaved rounds in rotating order, each run timed inside
-its container, CPU and wall time). As the checker does, it measures 5 rounds and 5 more
-while a verdict is noisy or a near miss, up to 20 ("5+5..20"), and judges with
-perf_criteria, that way and on the first 3 and 5 rounds only, on both clocks:
+its container, CPU and wall time). As the checker does, it measures 7 rounds and 5 more
+while a verdict is not settled (perf_criteria.needs_more), up to the cap ("7+5..20"), and
+judges with perf_criteria, that way and on the first 3 and 7 rounds only, on both clocks:
 
 - A/A false positives: noop judged faster than base, by the significance guard alone
-  (one-sided Mann-Whitney U p < alpha) and by GSO's full "faster" test (that, and a
-  geometric-mean speedup >= 1.2), with a 95% upper bound;
+  (one-sided Wilcoxon signed-rank of the paired rounds, p < alpha) and by GSO's full
+  "faster" test (that, and a geometric-mean speedup >= 1.2), with a 95% upper bound;
 - power: the 1.3x state judged faster by the same GSO test;
 - the identical pair: base as the "human" and noop as the "agent", how often GSO's
   human/agent > 0.95 holds (what an oracle needs to resolve);
@@ -40,7 +41,7 @@ import docker
 from scipy.stats import beta
 
 from pytest_ohbench.checks import perf_criteria as pc
-from pytest_ohbench.checks.perf import docker_starter, engine_pinning
+from pytest_ohbench.checks.perf import docker_starter, engine_pinning, rounds_to_add
 from pytest_ohbench.checks.perf_measure import TimedRunner, measure
 from pytest_ohbench.machine import machine_facts
 from pytest_ohbench.runtime.images import build_cached
@@ -85,8 +86,8 @@ def _oracle_passes(timings: dict[str, list[float]], k: int, settings: PerfSettin
 def _looks(settings: PerfSettings, available: int) -> list[int]:
     """The numbers of rounds the checker judges on: repeats, then + extra while asked, up to the cap."""
     looks, k = [settings.repeats], settings.repeats
-    while settings.extra_repeats and k + settings.extra_repeats <= min(settings.max_repeats, available):
-        k += settings.extra_repeats
+    while (more := rounds_to_add(k, settings.extra_repeats, settings.max_repeats)) and k + more <= available:
+        k += more
         looks.append(k)
     return looks
 
@@ -120,12 +121,10 @@ def one_run(client: docker.DockerClient, image: str, patch: str, cpuset: str | N
         result = measure(runners, [test], repeats=settings.repeats, warmups=settings.warmups, timeout=120, clock=settings.clock)
         while (
             not result.failure
-            and settings.extra_repeats
-            and result.repeats + settings.extra_repeats <= settings.max_repeats
+            and (more := rounds_to_add(result.repeats, settings.extra_repeats, settings.max_repeats))
             and _needs_more(result.timings[test.name], result.repeats, settings)
         ):
-            result = measure(runners, [test], repeats=settings.extra_repeats, warmups=0, timeout=120,
-                             clock=settings.clock, more_of=result)
+            result = measure(runners, [test], repeats=more, warmups=0, timeout=120, clock=settings.clock, more_of=result)
     if result.failure:
         raise SystemExit(f"perf_noise: a timed run failed: {result.failure}")
     return {clock: result.clock_timings(clock)[test.name] for clock in ("cpu", "wall")}
@@ -149,8 +148,9 @@ def analyse(runs: list[dict[str, Any]], clock: str, settings: PerfSettings, k: i
         aa_k = stop(timings, lambda t, n: pc.needs_more(_verdict(t, "noop", n, settings)))
         fast_k = stop(timings, lambda t, n: pc.needs_more(_verdict(t, "fast", n, settings)))
         oracle_k = stop(timings, lambda t, n: _oracle_needs_more(t, n, settings))
-        guard_fp += pc.p_faster(timings["noop"][:aa_k], timings["base"][:aa_k]) < settings.alpha
-        gso_fp += bool(_verdict(timings, "noop", aa_k, settings).numbers["opt_base"])
+        aa = _verdict(timings, "noop", aa_k, settings)
+        guard_fp += aa.numbers["p_value"] < settings.alpha
+        gso_fp += bool(aa.numbers["opt_base"])
         detected += bool(_verdict(timings, "fast", fast_k, settings).numbers["opt_base"])
         oracle_ok += _oracle_passes(timings, oracle_k, settings, last_look=k is None)
         rounds.append(max(aa_k, fast_k, oracle_k))
@@ -181,27 +181,37 @@ def main() -> int:
     parser.add_argument("--cpuset", default=defaults.cpuset, help="auto, none, or CPUs such as 1")
     parser.add_argument("--base-image", default="ohbench/base:trixie")
     parser.add_argument("--output", help="write every timing and the machine facts to this JSON file")
+    parser.add_argument("--timings", help="measure nothing: judge the timings an earlier --output wrote")
     args = parser.parse_args()
-    if args.runs < 20 or args.repeats < 3:
+    if (args.runs < 20 and not args.timings) or args.repeats < 3:
         parser.error("need --runs >= 20 and --repeats >= 3")
     settings = PerfSettings(
         repeats=args.repeats, extra_repeats=args.extra_repeats, max_repeats=max(args.max_repeats, args.repeats),
         warmups=args.warmups, alpha=args.alpha, estimator=args.estimator, clock=args.clock,
     )
 
-    client = docker.from_env()
-    with tempfile.TemporaryDirectory(prefix="ohbench-noise-") as tmp:
-        suite = Path(tmp)
-        patches = calib.write_calibration_suite(suite, args.base_image)
-        image = build_cached(
-            client, suite / "repos" / "calib", suite / "Dockerfile", {"BASE_IMAGE": args.base_image}, "ohbench-build/perf-calibration"
-        ).name
-    pinning = engine_pinning(client, args.cpuset)
-    before = machine_facts()
-    started = time.monotonic()
-    runs = [one_run(client, image, patches["x1.3"], pinning["cpuset"], settings) for _ in range(args.runs)]
-    seconds = time.monotonic() - started
-    after = machine_facts()
+    if args.timings:
+        # Judge the timings of an earlier run again (e.g. after a change of the criteria):
+        # the checker's procedure then stops where it would have, within the rounds measured.
+        saved = json.loads(Path(args.timings).read_text())
+        runs, pinning, seconds = saved["runs"], saved["pinning"], saved["seconds"]
+        before, after = saved["machine_before"], saved["machine_after"]
+        print(f"timings of {args.timings} judged again: {min(len(r['cpu']['base']) for r in runs)} or more rounds per run")
+    else:
+        client = docker.from_env()
+        with tempfile.TemporaryDirectory(prefix="ohbench-noise-") as tmp:
+            suite = Path(tmp)
+            patches = calib.write_calibration_suite(suite, args.base_image)
+            image = build_cached(
+                client, suite / "repos" / "calib", suite / "Dockerfile", {"BASE_IMAGE": args.base_image},
+                "ohbench-build/perf-calibration",
+            ).name
+        pinning = engine_pinning(client, args.cpuset)
+        before = machine_facts()
+        started = time.monotonic()
+        runs = [one_run(client, image, patches["x1.3"], pinning["cpuset"], settings) for _ in range(args.runs)]
+        seconds = time.monotonic() - started
+        after = machine_facts()
 
     fast_min = min(v for run in runs for v in run[args.clock]["fast"])
     base_min = min(v for run in runs for v in run[args.clock]["base"])
@@ -211,7 +221,7 @@ def main() -> int:
     print(f"pinning: {pinning}")
     print(f"how: {args.runs} runs, each 3 fresh containers (base, noop = base again, fast = a true 1.3x), "
           f"{settings.warmups} warm-up + {settings.repeats} interleaved rotating rounds, {settings.extra_repeats} more "
-          f"while a verdict is noisy or a near miss (up to {settings.max_repeats}), each run timed in its container "
+          f"while a verdict is not settled (up to {settings.max_repeats}), each run timed in its container "
           f"by the checker's timer; GSO verdicts, alpha {settings.alpha}, estimator {settings.estimator}; "
           f"{seconds:.0f} s in all")
     print(f"calibration ({args.clock} clock): base min {base_min * 1000:.1f} ms, fast min {fast_min * 1000:.1f} ms: "

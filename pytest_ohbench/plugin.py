@@ -149,7 +149,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="perf tasks: the criterion's bar (gso: fraction of the human's speed, default 0.95; "
                          "swefficiency: speedup ratio; sweperf: gain); overrides suite.yaml perf.target")
     group.addoption("--ohbench-perf-repeats", dest="ohbench_perf_repeats", type=perf_repeats, default=None,
-                    help="perf tasks: timed rounds per state (default 5); overrides suite.yaml perf.repeats")
+                    help="perf tasks: timed rounds per state (default 7); overrides suite.yaml perf.repeats")
     parser.addini("ohbench_agent", "default agent for --agent", default="")
     parser.addini("ohbench_docker_hosts", "Docker engines for --ohbench-docker-host, one a line", type="linelist", default=[])
     parser.addini("ohbench_max_containers", "default for --ohbench-max-containers", default="")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from pathlib import Path
@@ -84,9 +85,9 @@ class PerfSettings:
 
     criterion: str = "gso"  # gso | swefficiency | sweperf
     target: float | None = None  # the criterion's bar (gso: fraction of the human's speed)
-    repeats: int = 5  # timed rounds per state (chosen from benchmarks/perf_noise.py)
+    repeats: int = 7  # timed rounds per state: the fewest the paired guard can find significant at alpha 0.01
     warmups: int = 1  # untimed rounds first
-    extra_repeats: int = 5  # rounds added while the verdict is noisy or a near miss (0: never) ...
+    extra_repeats: int = 5  # rounds added while the verdict is not settled (0: never) ...
     max_repeats: int = 20  # ... up to this many timed rounds
     alpha: float = 0.01  # the significance guard's level
     estimator: str = "min"  # min | median | mean | paired: how the repeats make one figure
@@ -115,6 +116,15 @@ class PerfSettings:
             raise ValueError(f"perf.alpha: must be between 0 and 1, got {self.alpha!r}")
         if self.target is not None and not isinstance(self.target, (int, float)):
             raise ValueError(f"perf.target: must be a number, got {self.target!r}")
+        # The paired guard's smallest one-sided p of n rounds is 2**-n: fewer rounds than
+        # this could never show any speedup to be significant.
+        needed = math.ceil(math.log2(1 / self.alpha) + 1e-9)
+        most = self.max_repeats if self.extra_repeats else self.repeats
+        if most < needed:
+            raise ValueError(
+                f"perf: at most {most} rounds can never pass the significance guard at alpha {self.alpha:g} "
+                f"(the smallest p of n paired rounds is 2^-n): need {needed} (repeats, or extra_repeats and max_repeats)"
+            )
         self.cpuset = str(self.cpuset)
 
 

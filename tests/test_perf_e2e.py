@@ -38,6 +38,9 @@ def make_datasets() -> ModuleType:
 def perf_suite(pytester: pytest.Pytester) -> Path:
     target = pytester.path / "suites" / "perf"
     shutil.copytree(EXAMPLES_PERF, target, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
+    # Its suite.yaml builds with the SWE example's Dockerfile, next to it.
+    (target.parent / "swe").mkdir()
+    shutil.copy2(EXAMPLES_PERF.parent / "swe" / "Dockerfile", target.parent / "swe" / "Dockerfile")
     return target
 
 

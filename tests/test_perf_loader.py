@@ -112,9 +112,12 @@ def test_suite_perf_settings_are_checked(tmp_path: Path) -> None:
     (tmp_path / "suite.yaml").write_text("perf:\n  repeats: 1\n")
     with pytest.raises(DatasetError, match=r"perf\.repeats: must be a whole number >= 2"):
         load_suite(tmp_path)
+    (tmp_path / "suite.yaml").write_text("perf:\n  repeats: 5\n  extra_repeats: 0\n")
+    with pytest.raises(DatasetError, match=r"perf: at most 5 rounds can never pass the significance guard at alpha 0.01 .*need 7"):
+        load_suite(tmp_path)
     (tmp_path / "suite.yaml").write_text("perf:\n  criterion: sweperf\n  target: 0.1\n  clock: wall\n")
     perf = load_suite(tmp_path).perf  # type: ignore[union-attr]
-    assert (perf.criterion, perf.target, perf.clock, perf.repeats) == ("sweperf", 0.1, "wall", 5)
+    assert (perf.criterion, perf.target, perf.clock, perf.repeats) == ("sweperf", 0.1, "wall", 7)
 
 
 def test_options_override_the_suite(pytester: pytest.Pytester) -> None:
@@ -132,8 +135,8 @@ def test_options_override_the_suite(pytester: pytest.Pytester) -> None:
         """
     )
     result = pytester.runpytest("perf", "--collect-only", "-s", "--ohbench-perf-criterion", "gso",
-                                "--ohbench-perf-target", "0.8", "--ohbench-perf-repeats", "7")
-    result.stdout.fnmatch_lines(["PERF gso 0.8 7 REVEALED"])
+                                "--ohbench-perf-target", "0.8", "--ohbench-perf-repeats", "6")
+    result.stdout.fnmatch_lines(["PERF gso 0.8 6 REVEALED"])
     pytester.makeini("[pytest]\nohbench_perf_criterion = swefficiency\nohbench_perf_repeats = 9\n")
     from_ini = pytester.runpytest("perf", "--collect-only", "-s", "--ohbench-perf-repeats", "8")
     from_ini.stdout.fnmatch_lines(["PERF swefficiency None 8 REVEALED"])  # ini over suite.yaml, option over ini

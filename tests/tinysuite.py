@@ -3,25 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 
-# The same deterministic commit as the bundled suites' Dockerfile, so base_commit matches.
-DOCKERFILE = """\
-ARG BASE_IMAGE=ohbench/base:trixie
-FROM ${BASE_IMAGE}
-COPY . /testbed
-WORKDIR /testbed
-RUN git init -q -b main \\
- && git add -A \\
- && GIT_AUTHOR_DATE="2024-01-01T00:00:00+0000" GIT_COMMITTER_DATE="2024-01-01T00:00:00+0000" \\
-    git -c user.name=ohbench -c user.email=ohbench@example.invalid commit -q -m "base"
-"""
-COMMIT_ENV = {
-    "GIT_AUTHOR_DATE": "2024-01-01T00:00:00+0000",
-    "GIT_COMMITTER_DATE": "2024-01-01T00:00:00+0000",
-}
+# The git set-up lives in the package, shared with the perf calibration task.
+from pytest_ohbench.testing.gitrepo import DOCKERFILE, diff_for, git
+
+__all__ = ["DOCKERFILE", "diff_for", "git"]  # re-exported for the tests that import them from here
+
 BASE_FILES = {
     "calc.py": "def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\n",
     "tests/test_calc.py": (
@@ -35,23 +23,6 @@ NEW_TESTS = BASE_FILES["tests/test_calc.py"].replace("from calc import mul", "fr
 )
 F2P = ["tests/test_calc.py::test_add"]
 P2P = ["tests/test_calc.py::test_mul", "tests/test_calc.py::test_mul_zero"]
-
-
-def git(cwd: Path, *args: str) -> str:
-    env = {**os.environ, **COMMIT_ENV}
-    command = ["git", "-c", "user.name=ohbench", "-c", "user.email=ohbench@example.invalid", *args]
-    return subprocess.run(command, cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout
-
-
-def diff_for(base: Path, scratch: Path, changes: dict[str, str]) -> str:
-    """A real `git diff` of `changes` applied to a copy of the base repo."""
-    subprocess.run(["cp", "-a", f"{base}/.", str(scratch)], check=True)
-    git(scratch, "init", "-q", "-b", "main")
-    git(scratch, "add", "-A")
-    git(scratch, "commit", "-q", "-m", "base")
-    for name, text in changes.items():
-        (scratch / name).write_text(text)
-    return git(scratch, "diff")
 
 
 def make_tiny_suite(root: Path, suite_yaml_extra: str = "", dockerfile: str = DOCKERFILE) -> dict[str, str]:

@@ -13,8 +13,8 @@ The correctness tests run on the agent state first (the record's `correctness_te
 whole suite with the suite's test command); a test that fails there and also fails in the
 human state is not held against the agent. Only a correct change is timed: warm-up rounds,
 then `repeats` rounds, each running every efficiency test in base, agent and human in a
-rotating order (see perf_measure), and `extra_repeats` more while the verdict is noisy or a
-near miss (up to `max_repeats`); one measurement at a time on the machine. The containers
+rotating order (see perf_measure), and `extra_repeats` more while the verdict is not settled
+(perf_criteria.needs_more; up to `max_repeats`); one measurement at a time on the machine. The containers
 share one pinned CPU (`cpuset`) when the engine allows, as on a small machine three states
 cannot each have their own. Every raw timing is kept, and the criterion (perf_criteria)
 turns them into the verdict.
@@ -71,7 +71,7 @@ class PerfCheckSettings:
 
     criterion: str = perf_criteria.DEFAULT_CRITERION
     target: float | None = None
-    repeats: int = 5
+    repeats: int = 7
     warmups: int = 1
     extra_repeats: int = 5
     max_repeats: int = 20
@@ -187,52 +187,43 @@ def choose_cpuset(setting: str, engine_cpus: int, engine_allows: bool, worker: s
     return str(engine_cpus - 1 - index % engine_cpus)
 
 
-def check_perf(
-    *,
-    location: str,
-    instance_id: str,
-    base_commit: str,
-    spec: PerfSpec,
-    agent_patch: str,
-    settings: PerfCheckSettings,
-    start: StartState,
-    log_dir: Path,
-    test_timeout: float,
-    pinning: dict[str, Any] | None = None,
-) -> PerfCheckResult:
-    """Judge `agent_patch` for a perf task; harness errors (a broken record) raise HarnessError.
+@dataclasses.dataclass
+class PerfJob:
+    """One perf check to run: the task, the agent's patch, and how and where to judge it."""
 
-    The details (plain JSON) also go to `perf.json` in `log_dir`.
+    location: str  # the dataset file and row, for harness errors
+    instance_id: str
+    base_commit: str
+    spec: PerfSpec
+    agent_patch: str
+    settings: PerfCheckSettings
+    start: StartState
+    log_dir: Path
+    test_timeout: float
+    pinning: dict[str, Any] | None = None
+
+
+def check_perf(job: PerfJob) -> PerfCheckResult:
+    """Judge the agent's patch for a perf task; harness errors (a broken record) raise HarnessError.
+
+    The details (plain JSON) also go to `perf.json` in the job's `log_dir`.
     """
-    if is_empty_patch(agent_patch):
+    if is_empty_patch(job.agent_patch):
         return PerfCheckResult(Outcome.EMPTY_PATCH, "the agent produced no changes", details={"kind": "perf"})
-    return _done(
-        _check(location, instance_id, base_commit, spec, agent_patch, settings, start, log_dir, test_timeout, pinning),
-        log_dir,
-    )
+    return _done(_check(job), job.log_dir)
 
 
-def _check(
-    location: str,
-    instance_id: str,
-    base_commit: str,
-    spec: PerfSpec,
-    agent_patch: str,
-    settings: PerfCheckSettings,
-    start: StartState,
-    log_dir: Path,
-    test_timeout: float,
-    pinning: dict[str, Any] | None,
-) -> PerfCheckResult:
-    if is_empty_patch(agent_patch):
-        return PerfCheckResult(Outcome.EMPTY_PATCH, "the agent produced no changes", details={"kind": "perf"})
+def _check(job: PerfJob) -> PerfCheckResult:
+    """Three containers, correctness on the agent state, then the timings and the verdict."""
+    location, spec, settings, start = job.location, job.spec, job.settings, job.start
+    log_dir, test_timeout = job.log_dir, job.test_timeout
     details: dict[str, Any] = {
         "kind": "perf",
         "criterion": settings.criterion,
         "human_reference_commit": spec.head_commit,
         "human_performance_recorded": spec.human_performance,
         "efficiency_tests": [t.name for t in spec.efficiency_tests],
-        "machine": {**machine_facts(), **(pinning or {})},
+        "machine": {**machine_facts(), **(job.pinning or {})},
     }
     protected = sorted({f for t in spec.efficiency_tests for f in t.files()} | set(patch_files(spec.test_patch)))
     with contextlib.ExitStack() as stack:
@@ -262,16 +253,16 @@ def _check(
 
         agent = stack.enter_context(start("agent"))
         _run_commands(agent, spec.setup_commands, "agent", location, test_timeout, log_dir)
-        if apply_agent_patch(agent, agent_patch, log_dir)[0] is None:  # (command, cause): None when none applied
+        if apply_agent_patch(agent, job.agent_patch, log_dir)[0] is None:  # (command, cause): None when none applied
             return PerfCheckResult(
                 Outcome.PATCH_APPLY_FAILED, "git apply, git apply --reject and patch all failed", details=details
             )
-        details["set_aside"] = set_aside_test_changes(agent, base_commit, protected)
+        details["set_aside"] = set_aside_test_changes(agent, job.base_commit, protected)
         _apply_test_patch(agent, spec, "agent", location, log_dir)
         _run_commands(agent, spec.install_commands, "agent", location, test_timeout, log_dir)
 
         statuses, timed_out, command = run_correctness(
-            agent, spec, settings, instance_id, test_timeout, log_dir / "test_output.txt"
+            agent, spec, settings, job.instance_id, test_timeout, log_dir / "test_output.txt"
         )
         if timed_out:
             return PerfCheckResult(Outcome.TEST_TIMEOUT, f"the correctness tests ran past {test_timeout:g}s", details=details)
@@ -279,7 +270,7 @@ def _check(
         excused: list[str] = []
         if failing:  # a test the human's version fails too is not the agent's doing
             human_statuses, _, _ = run_correctness(
-                human, spec, settings, instance_id, test_timeout, log_dir / "human_test_output.txt"
+                human, spec, settings, job.instance_id, test_timeout, log_dir / "human_test_output.txt"
             )
             excused = [t for t in failing if human_statuses.get(t) not in PASSING]
             failing = [t for t in failing if t not in excused]
@@ -319,6 +310,17 @@ def judge_measurement(measurement: Measurement, settings: PerfCheckSettings, age
     )
 
 
+def rounds_to_add(rounds: int, extra_repeats: int, max_repeats: int) -> int:
+    """The size of the next addition after `rounds`: `extra_repeats`, the last one cut to
+    reach `max_repeats` exactly (0 at the cap, or when nothing is ever added)."""
+    return max(0, min(extra_repeats, max_repeats - rounds))
+
+
+def more_rounds(settings: PerfCheckSettings, rounds: int, verdict: perf_criteria.Verdict) -> int:
+    """How many rounds to add after a look at `rounds`: while the verdict could still change."""
+    return rounds_to_add(rounds, settings.extra_repeats, settings.max_repeats) if perf_criteria.needs_more(verdict) else 0
+
+
 def measure_and_judge(
     runners: dict[str, TimedRunner],
     tests: list[EfficiencyTest],
@@ -326,9 +328,9 @@ def measure_and_judge(
     timeout: float,
     log_path: Path | None = None,
 ) -> tuple[Measurement, perf_criteria.Verdict | None]:
-    """Measure, judge, and while the verdict is noisy or a near miss, measure
-    `extra_repeats` more rounds and judge again on all of them, up to `max_repeats` rounds
-    (None: a run failed). The earlier looks are kept in the verdict's numbers.
+    """Measure, judge, and while the verdict is not settled (perf_criteria.needs_more),
+    measure `extra_repeats` more rounds and judge again on all of them, up to `max_repeats`
+    rounds (None: a run failed). The earlier looks are kept in the verdict's numbers.
 
     One measurement at a time on this machine (a file lock across xdist workers and runs):
     two timed workloads side by side would mostly measure each other.
@@ -345,14 +347,10 @@ def measure_and_judge(
             return measurement, None
         verdict = judge_measurement(measurement, settings)
         looks = []
-        while (
-            settings.extra_repeats
-            and perf_criteria.needs_more(verdict)
-            and measurement.repeats + settings.extra_repeats <= settings.max_repeats
-        ):
+        while more := more_rounds(settings, measurement.repeats, verdict):
             looks.append({"rounds": measurement.repeats, "reason": verdict.reason, "detail": verdict.detail})
             measurement = measure(
-                runners, tests, repeats=settings.extra_repeats, warmups=0, timeout=timeout, clock=settings.clock,
+                runners, tests, repeats=more, warmups=0, timeout=timeout, clock=settings.clock,
                 log_path=log_path, more_of=measurement,
             )
             if measurement.failure:
@@ -505,11 +503,11 @@ class PerfChecker:
             with context.fresh_runtime(cpuset=pinning["cpuset"]) as runtime:
                 yield runtime
 
-        result = check_perf(
+        result = check_perf(PerfJob(
             location=task.location, instance_id=task.instance_id, base_commit=task.base_commit, spec=spec,
             agent_patch=context.patch, settings=settings_for(context.suite), start=start, log_dir=context.log_dir,
             test_timeout=context.test_timeout, pinning=pinning,
-        )
+        ))
         return CheckResult(result.outcome, result.tests, detail=result.detail, details=result.details)
 
     def annotate_record(self, record: "TaskRecord", llm: "LLMConfig | None") -> None:

@@ -18,9 +18,14 @@ states (they were taken interleaved). Every criterion reads the same raw timings
   (one-sided Mann-Whitney U, p < 0.1); their mean must exceed the target (default 0).
 
 The significance guard holds for all of them: a verdict that rests on "the agent is faster
-than base" needs a one-sided Mann-Whitney U test of the per-round times (geometric mean over
-the tests of each round) at p < alpha. A faster point estimate without it is unresolved with
-the reason `noisy`, never a silent pass.
+than base" needs a one-sided Wilcoxon signed-rank test of the rounds' own ratios, base /
+agent (each round's time the geometric mean over the tests), at p < alpha. The rounds are
+paired: round i of base and of the agent ran moments apart, so whatever the machine was
+doing then weighs on both, and the test sees the speedup, not the machine's swings (an
+unpaired Mann-Whitney U test of the same times has the swings in its variance: on a busy
+machine it misses a true 1.3x in 1 run of 10; see benchmarks/perf_noise.py). With alpha
+0.01 it needs at least 7 rounds (the smallest one-sided p of n rounds is 2**-n). A faster
+point estimate without it is unresolved with the reason `noisy`, never a silent pass.
 
 Point estimates of one state's time use an estimator (default `min`: the workloads are
 deterministic and CPU-bound, so interference only ever adds time; see benchmarks/perf_noise.py).
@@ -135,6 +140,22 @@ def p_faster(sample: Sequence[float], reference: Sequence[float]) -> float:
     return float(mannwhitneyu(sample, reference, alternative="less").pvalue)
 
 
+def p_faster_paired(sample: Sequence[float], reference: Sequence[float], margin: float = 1.0) -> float:
+    """One-sided Wilcoxon signed-rank p-value of "`sample` takes less time than `reference` /
+    `margin`", over the aligned rounds' log ratios log(reference / sample) - log(margin)."""
+    if len(sample) != len(reference):
+        raise ValueError(f"paired rounds differ in number: {len(sample)} and {len(reference)}")
+    if any(v <= 0 for v in (*sample, *reference)):
+        return 1.0  # a zero time has no ratio; nothing is proven
+    shift = math.log(margin)
+    diffs = [math.log(r) - math.log(s) - shift for s, r in zip(sample, reference, strict=True)]
+    if sum(1 for d in diffs if d != 0) < 2:
+        return 1.0
+    from scipy.stats import wilcoxon
+
+    return float(wilcoxon(diffs, alternative="greater").pvalue)
+
+
 def round_times(samples: Samples, state: str) -> list[float]:
     """Per round, the geometric mean over the tests of `state`'s time (one value per round)."""
     series = [samples[test][state] for test in samples]
@@ -145,8 +166,8 @@ def round_times(samples: Samples, state: str) -> list[float]:
 
 
 def significance(samples: Samples, state: str = AGENT, reference: str = BASE) -> float:
-    """p-value of "`state` is faster than `reference`" over the per-round times."""
-    return p_faster(round_times(samples, state), round_times(samples, reference))
+    """The guard's p-value of "`state` is faster than `reference`": paired, over the rounds."""
+    return p_faster_paired(round_times(samples, state), round_times(samples, reference))
 
 
 def sweperf_gain(after: Sequence[float], before: Sequence[float], p: float = SWEPERF_P) -> float:
@@ -203,7 +224,10 @@ def common_numbers(samples: Samples, estimator: str, alpha: float) -> dict[str, 
         "human_speedup": human_speedup,
         "agent_vs_human": ratio(agent_speedup, human_speedup),
         "p_value": p_agent,
+        "guard": "wilcoxon signed-rank, paired rounds, one-sided",
         "significant": p_agent < alpha,
+        # For comparison only: the unpaired test the guard used to be.
+        "mann_whitney_p_value": p_faster(round_times(samples, AGENT), round_times(samples, BASE)),
         "human_p_value": significance(samples, HUMAN, BASE),
     }
 
@@ -228,6 +252,9 @@ def gso(samples: Samples, correct: bool, target: float | None, alpha: float, est
     below_p = p_faster(round_times(samples, HUMAN), [fraction * t for t in round_times(samples, AGENT)])
     numbers.update(
         below_human_p_value=below_p,
+        # "The agent's speedup is below the 1.2x bar", paired as the guard: base's rounds take
+        # less than 1.2 x the agent's. Until it is significant a miss of the bar is not settled.
+        bar_p_value=p_faster_paired(round_times(samples, BASE), round_times(samples, AGENT), 1 / GSO_MIN_SPEEDUP),
         gm_speedup_agent_base=numbers["agent_speedup"],
         hm_human_over_agent=hm,
         min_speedup=GSO_MIN_SPEEDUP,
@@ -304,15 +331,17 @@ def _human_bar_uncertain(numbers: dict[str, Any]) -> bool:
 
 def needs_more(verdict: Verdict) -> bool:
     """True for a verdict more rounds could change: `noisy` (faster by the estimate, not yet
-    significant), a miss of GSO's 1.2x bar by less than 10%, or a miss of the human bar
-    by less than 10% or not shown to be real."""
+    significant); under GSO a miss of the 1.2x bar by less than 10%, or any miss of it the
+    rounds cannot tell from noise (`bar_p_value` >= alpha: they do not show the agent's
+    speedup to be below 1.2x, e.g. an agent state whose first rounds were all slowed down);
+    a miss of the human bar by less than 10% or not shown to be real."""
     if verdict.reason == NOISY:
         return True
     numbers = verdict.numbers
     if verdict.reason == BELOW_HUMAN:
         return bool(numbers["hm_human_over_agent"] >= NEAR_MISS * numbers["target"]) or _human_bar_uncertain(numbers)
     if verdict.reason == NOT_FASTER and verdict.criterion == "gso":
-        return bool(numbers["agent_speedup"] >= NEAR_MISS * GSO_MIN_SPEEDUP)
+        return bool(numbers["agent_speedup"] >= NEAR_MISS * GSO_MIN_SPEEDUP) or numbers["bar_p_value"] >= numbers["alpha"]
     return False
 
 

@@ -11,11 +11,10 @@ prints GSO's `Execution time: <s>s` and its `CPU time: <s>s`). The base has SCAL
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 import tempfile
 from pathlib import Path
+
+from pytest_ohbench.testing.gitrepo import DOCKERFILE, base_checkout, diff_for
 
 BASE_SCALE = 1365
 HUMAN_SCALE = 273
@@ -57,17 +56,6 @@ spin()
 print(f"Execution time: {time.perf_counter() - wall:.6f}s")
 print(f"CPU time: {time.process_time() - cpu:.6f}s")
 '''
-# As the bundled suites' Dockerfile: the files committed with a fixed author and date.
-DOCKERFILE = """\
-ARG BASE_IMAGE=ohbench/base:trixie
-FROM ${BASE_IMAGE}
-COPY . /testbed
-WORKDIR /testbed
-RUN git init -q -b main \\
- && git add -A \\
- && GIT_AUTHOR_DATE="2024-01-01T00:00:00+0000" GIT_COMMITTER_DATE="2024-01-01T00:00:00+0000" \\
-    git -c user.name=ohbench -c user.email=ohbench@example.invalid commit -q -m "base"
-"""
 SUITE_YAML = """name: perf-calibration
 datasets: ["perf.jsonl"]
 image:
@@ -82,12 +70,6 @@ timeouts:
   agent: 60
   tests: 120
 """
-COMMIT_ENV = {
-    "GIT_AUTHOR_DATE": "2024-01-01T00:00:00+0000",
-    "GIT_COMMITTER_DATE": "2024-01-01T00:00:00+0000",
-    "GIT_CONFIG_GLOBAL": os.devnull,
-    "GIT_CONFIG_NOSYSTEM": "1",
-}
 
 
 def _one_unit() -> int:
@@ -106,27 +88,10 @@ def repo_files(scale: int = BASE_SCALE) -> dict[str, str]:
     }
 
 
-def _git(cwd: Path, *args: str) -> str:
-    command = ["git", "-c", "user.name=ohbench", "-c", "user.email=ohbench@example.invalid", *args]
-    return subprocess.run(command, cwd=cwd, env={**os.environ, **COMMIT_ENV}, check=True, capture_output=True, text=True).stdout
-
-
-def _base_checkout(repo: Path, into: Path) -> str:
-    """Commit the repository's files as the Dockerfile does; the base sha."""
-    shutil.copytree(repo, into, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".dockerignore"))
-    _git(into, "init", "-q", "-b", "main")
-    _git(into, "add", "-A")
-    _git(into, "commit", "-q", "-m", "base")
-    return _git(into, "rev-parse", "HEAD").strip()
-
-
 def scale_patch(scale: int, repo: Path) -> str:
     """The git diff that sets SCALE to `scale` in the calibration repository at `repo`."""
     with tempfile.TemporaryDirectory(prefix="ohbench-calib-") as tmp:
-        checkout = Path(tmp) / "repo"
-        _base_checkout(repo, checkout)
-        (checkout / "calib" / "work.py").write_text(WORK.format(scale=scale, loops=UNIT_LOOPS))
-        return _git(checkout, "diff")
+        return diff_for(repo, Path(tmp) / "repo", {"calib/work.py": WORK.format(scale=scale, loops=UNIT_LOOPS)})
 
 
 def write_calibration_suite(root: Path, base_image: str = "ohbench/base:trixie") -> dict[str, str]:
@@ -135,10 +100,10 @@ def write_calibration_suite(root: Path, base_image: str = "ohbench/base:trixie")
     for name, text in repo_files().items():
         (repo / name).parent.mkdir(parents=True, exist_ok=True)
         (repo / name).write_text(text)
-    (root / "Dockerfile").write_text(DOCKERFILE)
+    (root / "Dockerfile").write_text(DOCKERFILE)  # as the bundled suites'
     (root / "suite.yaml").write_text(SUITE_YAML % base_image)
     with tempfile.TemporaryDirectory(prefix="ohbench-calib-") as tmp:
-        base = _base_checkout(repo, Path(tmp) / "repo")
+        base = base_checkout(repo, Path(tmp) / "repo")
     record = {
         "repo": "ohbench/calib",
         "instance_id": "ohbench__calib-perf-1",
