@@ -22,17 +22,11 @@ import pytest
 from conftest import run_output
 from tinysuite import BASE_FILES, F2P, FIXED_CALC, NEW_TESTS, P2P, git
 
+from pytest_ohbench.testing import gitrepo
+
 pytestmark = pytest.mark.docker
 
-DOCKERFILE = """\
-ARG BASE_IMAGE=ohbench/base:trixie
-FROM ${BASE_IMAGE}
-COPY . /testbed
-WORKDIR /testbed
-RUN git init -q -b main \\
- && git add -A \\
- && GIT_AUTHOR_DATE="2024-01-01T00:00:00+0000" GIT_COMMITTER_DATE="2024-01-01T00:00:00+0000" \\
-    git -c user.name=ohbench -c user.email=ohbench@example.invalid commit -q -m "base"
+DOCKERFILE = gitrepo.DOCKERFILE + """\
 # Like a SWE-bench image: installed in place (a path file puts the repo on sys.path at
 # start-up, as `pip install -e` does) and no distro sitecustomize.
 RUN rm -f /usr/lib/python3*/sitecustomize.py /etc/python3*/sitecustomize.py \\
