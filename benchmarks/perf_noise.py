@@ -58,29 +58,25 @@ def _verdict(timings: dict[str, list[float]], agent: str, k: int, settings: Perf
     return pc.judge(samples, alpha=settings.alpha, estimator=settings.estimator)
 
 
-def _oracle_ratio(timings: dict[str, list[float]], k: int, estimator: str) -> float:
-    """GSO's human/agent on the first k rounds of two identical states: base as the human, noop as the agent."""
-    return pc.time_ratio(timings["base"][:k], timings["noop"][:k], estimator)
-
-
-def _oracle_bar(timings: dict[str, list[float]], k: int, settings: PerfSettings) -> tuple[float, float]:
-    """GSO's human bar on an identical pair (base as the human, noop as the agent), first k
-    rounds: (human/agent time, p of "the human's runs are faster than the bar allows")."""
-    ratio = _oracle_ratio(timings, k, settings.estimator)
-    return ratio, pc.p_faster(timings["base"][:k], [ORACLE_FRACTION * t for t in timings["noop"][:k]])
+def _oracle_bar(timings: dict[str, list[float]], k: int) -> tuple[float, float]:
+    """GSO's human bar (perf_criteria.human_bar, paired) on an identical pair, first k rounds:
+    base as the human, noop as the agent: (human/agent time, p of "the human's rounds are
+    faster than the bar allows")."""
+    pair = {"t": {"base": timings["base"][:k], "agent": timings["noop"][:k], "human": timings["base"][:k]}}
+    _, ratio, p = pc.human_bar(pair, ORACLE_FRACTION)
+    return ratio, p
 
 
 def _oracle_needs_more(timings: dict[str, list[float]], k: int, settings: PerfSettings) -> bool:
     """As perf_criteria.needs_more for a miss of the human bar."""
-    ratio, p = _oracle_bar(timings, k, settings)
-    return ratio <= ORACLE_FRACTION and (ratio >= pc.NEAR_MISS * ORACLE_FRACTION or p >= settings.alpha)
+    return pc.human_bar_unsettled(*_oracle_bar(timings, k), ORACLE_FRACTION, settings.alpha)
 
 
 def _oracle_passes(timings: dict[str, list[float]], k: int, settings: PerfSettings, last_look: bool) -> bool:
     """The identical pair passes the human bar (after the last look, as perf_criteria.settle:
     a miss by less than 10% the timings cannot tell from noise passes)."""
-    ratio, p = _oracle_bar(timings, k, settings)
-    return ratio > ORACLE_FRACTION or (last_look and ratio >= pc.NEAR_MISS * ORACLE_FRACTION and p >= settings.alpha)
+    ratio, p = _oracle_bar(timings, k)
+    return ratio > ORACLE_FRACTION or (last_look and pc.human_bar_waived(ratio, p, ORACLE_FRACTION, settings.alpha))
 
 
 def _looks(settings: PerfSettings, available: int) -> list[int]:

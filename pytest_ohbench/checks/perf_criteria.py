@@ -6,10 +6,14 @@ states (they were taken interleaved). Every criterion reads the same raw timings
 
 - `gso` (default): the geometric mean over tests of the agent's speedup over base is at
   least 1.2, and the harmonic mean over tests of human time / agent time is above the
-  target (default 0.95), as GSO's `opt_base` and `opt_commit`. After the last look
-  (`settle`), a miss of the human bar by less than 10% that the timings cannot tell from
-  noise (the human's rounds not significantly faster than target x the agent's) is not
-  held against the agent;
+  target (default 0.95), as GSO's `opt_base` and `opt_commit`. Human / agent is paired:
+  per test the median of the rounds' own ratios, whatever the estimator. Two states of the
+  same speed have the same typical round, but not the same minimum: on this machine a run
+  now and then is 25-40% faster (an idle sibling hyperthread), and the state those quick
+  runs happen to fall on gets the lower minimum (an oracle, identical to the human, was
+  once held 25% below the human that way). After the last look (`settle`), a miss of the
+  human bar by less than 10% that the rounds cannot tell from noise (the human's rounds not
+  significantly faster than target x the agent's, paired Wilcoxon) is not held against the agent;
 - `swefficiency`: the speedup ratio, agent speedup / human speedup (geometric means over
   tests); a run whose tests fail counts as speedup 1. Resolved when the agent is faster
   than base, and, with a target, when the ratio reaches it;
@@ -59,6 +63,7 @@ DEFAULT_ALPHA = 0.01
 DEFAULT_ESTIMATOR = "min"
 GSO_MIN_SPEEDUP = 1.2  # GSO's MIN_PROB_SPEEDUP: opt_base needs this speedup over base
 GSO_HUMAN_FRACTION = 0.95  # GSO's OPT_THRESH: opt_commit needs this fraction of the human's speed
+NEAR_MISS = 0.9  # a verdict this close to its bar is taken again on more rounds
 SWEPERF_P = 0.1  # SWE-Perf's significance level for the per-test gain
 SWEPERF_STEP = 0.001
 SWEPERF_MAX_GAIN = 1.0
@@ -239,6 +244,28 @@ def _speed(numbers: dict[str, Any]) -> str:
     )
 
 
+def human_bar(samples: Samples, fraction: float) -> tuple[dict[str, float], float, float]:
+    """GSO's human bar, paired: per test the median of the rounds' own human / agent time
+    ratios, their harmonic mean over tests, and the p-value of "the human's rounds are
+    faster than `fraction` x the agent's" (one-sided Wilcoxon over the rounds). A miss of the
+    bar without that p below alpha may be the machine's noise (see needs_more and settle)."""
+    per_test = {test: time_ratio(states[HUMAN], states[AGENT], "paired") for test, states in samples.items()}
+    below_p = p_faster_paired(round_times(samples, HUMAN), round_times(samples, AGENT), 1 / fraction)
+    return per_test, harmonic_mean(list(per_test.values())), below_p
+
+
+def human_bar_unsettled(hm: float, below_p: float, fraction: float, alpha: float) -> bool:
+    """A miss of the human bar more rounds could change: by less than 10%, or not shown to
+    be real (the human's rounds not significantly faster than the bar allows)."""
+    return hm <= fraction and (hm >= NEAR_MISS * fraction or below_p >= alpha)
+
+
+def human_bar_waived(hm: float, below_p: float, fraction: float, alpha: float) -> bool:
+    """After the last look: a miss of the human bar by less than 10% that the rounds cannot
+    tell from noise is not held against the agent."""
+    return fraction >= hm >= NEAR_MISS * fraction and below_p >= alpha
+
+
 # ---------------------------------------------------------------- criteria
 
 
@@ -246,10 +273,9 @@ def gso(samples: Samples, correct: bool, target: float | None, alpha: float, est
     """GSO: geometric-mean speedup >= 1.2 over base and harmonic mean of human/agent > target."""
     numbers = common_numbers(samples, estimator, alpha)
     fraction = GSO_HUMAN_FRACTION if target is None else target
-    hm = harmonic_mean([t["human_over_agent"] for t in numbers["per_test"].values()])
-    # "The human's runs are faster than the bar allows": human time < fraction x agent time.
-    # A miss of the bar without it may be the machine's noise (see needs_more and settle).
-    below_p = p_faster(round_times(samples, HUMAN), [fraction * t for t in round_times(samples, AGENT)])
+    per_test, hm, below_p = human_bar(samples, fraction)
+    for test, paired in per_test.items():
+        numbers["per_test"][test]["human_over_agent_paired"] = paired
     numbers.update(
         below_human_p_value=below_p,
         # "The agent's speedup is below the 1.2x bar", paired as the guard: base's rounds take
@@ -270,8 +296,8 @@ def gso(samples: Samples, correct: bool, target: float | None, alpha: float, est
     if not numbers["significant"]:
         return Verdict("gso", False, NOISY, f"{speed}: not significant at alpha={alpha:g}", numbers)
     if hm <= fraction:
-        return Verdict("gso", False, BELOW_HUMAN, f"{speed}: human/agent time {hm:.3f} <= {fraction:g}", numbers)
-    return Verdict("gso", True, RESOLVED, f"{speed}; human/agent time {hm:.3f}", numbers)
+        return Verdict("gso", False, BELOW_HUMAN, f"{speed}: human/agent time {hm:.3f} (paired) <= {fraction:g}", numbers)
+    return Verdict("gso", True, RESOLVED, f"{speed}; human/agent time {hm:.3f} (paired)", numbers)
 
 
 def swefficiency(samples: Samples, correct: bool, target: float | None, alpha: float, estimator: str) -> Verdict:
@@ -319,16 +345,6 @@ def sweperf(samples: Samples, correct: bool, target: float | None, alpha: float,
     return Verdict("sweperf", True, RESOLVED, speed, numbers)
 
 
-NEAR_MISS = 0.9  # a verdict this close to its bar is taken again on more rounds
-
-
-def _human_bar_uncertain(numbers: dict[str, Any]) -> bool:
-    """A miss of GSO's human bar the timings do not show to be real: the human's runs not
-    significantly faster than the bar allows (e.g. an oracle's code, identical to the human's,
-    on a busy machine, where the minimum of a few rounds differs by 20%)."""
-    return bool(numbers.get("below_human_p_value", 0.0) >= numbers["alpha"])
-
-
 def needs_more(verdict: Verdict) -> bool:
     """True for a verdict more rounds could change: `noisy` (faster by the estimate, not yet
     significant); under GSO a miss of the 1.2x bar by less than 10%, or any miss of it the
@@ -339,7 +355,9 @@ def needs_more(verdict: Verdict) -> bool:
         return True
     numbers = verdict.numbers
     if verdict.reason == BELOW_HUMAN:
-        return bool(numbers["hm_human_over_agent"] >= NEAR_MISS * numbers["target"]) or _human_bar_uncertain(numbers)
+        return human_bar_unsettled(
+            numbers["hm_human_over_agent"], numbers["below_human_p_value"], numbers["target"], numbers["alpha"]
+        )
     if verdict.reason == NOT_FASTER and verdict.criterion == "gso":
         return bool(numbers["agent_speedup"] >= NEAR_MISS * GSO_MIN_SPEEDUP) or numbers["bar_p_value"] >= numbers["alpha"]
     return False
@@ -351,10 +369,8 @@ def settle(verdict: Verdict) -> Verdict:
     resolved, with `human_bar_within_noise` set. Everything else stands. The 1.2x over base
     and its significance are never waived."""
     numbers = verdict.numbers
-    if (
-        verdict.reason != BELOW_HUMAN
-        or numbers["hm_human_over_agent"] < NEAR_MISS * numbers["target"]
-        or not _human_bar_uncertain(numbers)
+    if verdict.reason != BELOW_HUMAN or not human_bar_waived(
+        numbers["hm_human_over_agent"], numbers["below_human_p_value"], numbers["target"], numbers["alpha"]
     ):
         return verdict
     numbers["human_bar_within_noise"] = True
