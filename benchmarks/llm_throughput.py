@@ -27,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from cpu_meter import cpu_now, cpu_spent
+
 from pytest_ohbench.testing.llm_server import ScriptedLLMServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,23 +60,25 @@ def script(patch: str, latency: float) -> dict:
     return {"scripts": [{"responses": [call(fix, 1000), call(SUBMIT, 1200)]}]}
 
 
-def run(suite: Path, workers: int, config: Path, footprint: Path, reports: Path) -> tuple[float, list[dict], list[dict]]:
-    """One `pytest -n workers` run: wall seconds, records, footprint lines."""
+def run(
+    suite: Path, workers: int, config: Path, footprint: Path, reports: Path
+) -> tuple[float, list[dict], list[dict], dict[str, float]]:
+    """One `pytest -n workers` run: wall seconds, records, footprint lines, CPU seconds by where."""
     footprint.unlink(missing_ok=True)
     env = {**os.environ, "PYTHONPATH": str(ROOT / "benchmarks"), "OHBENCH_FOOTPRINT": str(footprint)}
     run_id = f"n{workers}-{suite.name}-{time.monotonic_ns()}"
     command = [sys.executable, "-m", "pytest", str(suite), "--agent", "mini", "--llm-config", "bench", "--ohbench-config",
                str(config), "-n", str(workers), "-p", "footprint_plugin", "-p", "no:cacheprovider", "-q",
                "--ohbench-report-dir", str(reports), "--ohbench-run-id", run_id, "--ohbench-progress", "0"]
-    started = time.monotonic()
+    started, before = time.monotonic(), cpu_now()
     done = subprocess.run(command, cwd=suite.parent, env=env, capture_output=True, text=True)
-    wall = time.monotonic() - started
+    wall, spent = time.monotonic() - started, cpu_spent(before, cpu_now())
     results = reports / run_id / "results.jsonl"
     if not results.is_file():
         sys.exit(f"no results:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
     records = [json.loads(line) for line in results.read_text().splitlines()]
     lines = [json.loads(line) for line in footprint.read_text().splitlines()] if footprint.is_file() else []
-    return wall, records, lines
+    return wall, records, lines, spent
 
 
 def main() -> None:
@@ -97,12 +101,14 @@ def main() -> None:
             run(warm_suite, 1, config, folder / "fp.jsonl", reports)  # builds the image once
             walls: dict[tuple[int, int], list[float]] = {}
             prints: dict[tuple[int, int], list[dict]] = {}
+            cpu: dict[tuple[int, int], list[dict[str, float]]] = {}
             outcomes: dict[tuple[int, int], set[str]] = {}
             pairs = [(items, workers) for items in args.items for workers in args.workers]
             for round_number in range(args.repeat):
                 for pair in pairs if round_number % 2 == 0 else pairs[::-1]:
-                    wall, records, lines = run(suites[pair[0]][0], pair[1], config, folder / "fp.jsonl", reports)
+                    wall, records, lines, spent = run(suites[pair[0]][0], pair[1], config, folder / "fp.jsonl", reports)
                     walls.setdefault(pair, []).append(wall)
+                    cpu.setdefault(pair, []).append(spent)
                     prints[pair] = lines
                     outcomes.setdefault(pair, set()).update(r["outcome"] for r in records)
                     if len(records) != pair[0]:
@@ -116,6 +122,21 @@ def main() -> None:
             wall = statistics.median(walls[(items, workers)])
             print(f"  {items:3d} items  -n {workers}: {wall:7.1f} s  {items / wall:5.2f} items/s  "
                   f"{base / wall:4.1f}x -n {args.workers[0]}  outcomes {sorted(outcomes[(items, workers)])}")
+    print("CPU seconds per item, by where (median over the runs; machine = all CPUs busy, kernel figures)")
+    for (items, workers), spents in sorted(cpu.items()):
+        keys = [k for k in ("machine", "containers", "daemons", "pytest", "rest") if all(k in s for s in spents)]
+        print(f"  {items:3d} items -n {workers}: " + "  ".join(
+            f"{key} {statistics.median(s[key] for s in spents) / items:5.2f}" for key in keys))
+    cpus = os.cpu_count() or 1
+    print(f"the most this machine allows ({cpus} CPUs busy all the time, each item costing the machine CPU it cost at "
+          f"-n {args.workers[0]}): items/s <= {cpus} / CPU-s per item")
+    for items in args.items:
+        serial = (items, args.workers[0])
+        per_item = statistics.median(s["machine"] for s in cpu[serial]) / items
+        bound = cpus / per_item
+        rate = items / statistics.median(walls[serial])
+        print(f"  {items:3d} items: {per_item:.2f} machine CPU-s per item -> at most {bound:.2f} items/s, "
+              f"{bound / rate:.1f}x -n {args.workers[0]} with no start-up and no contention")
     print("footprint per process (kernel figures: CPU s and resident MiB at end of collection = fixed start-up; peak = VmHWM)")
     for (items, workers), lines in sorted(prints.items()):
         for line in sorted(lines, key=lambda x: x["process"]):

@@ -122,3 +122,34 @@ def test_local_image_then_docker_load_from_the_suite_tar(
         assert resolve_image(docker_client, task, suite) == ResolvedImage(name, "load")
     finally:
         docker_client.images.remove(name, force=True)
+
+
+@pytest.mark.parametrize("inline", [True, False], ids=["with-the-output", "as-a-file"])
+def test_the_agents_diff_comes_back_whole(runtime: DockerRuntime, monkeypatch: pytest.MonkeyPatch, inline: bool) -> None:
+    """The agent's diff as git wrote it, whether it comes back with the command's output or
+    (too big for that) as a file: a new binary file, a line without its newline, CRLF lines,
+    a committed change, git's warnings kept out, the marker not in it."""
+    from pytest_ohbench.runtime import workspace
+
+    if not inline:
+        monkeypatch.setattr(workspace, "INLINE_DIFF_LIMIT", 10)
+    setup = (
+        "set -e; mkdir -p /tmp/repo && cd /tmp/repo && git init -q && git config user.email t@t && git config user.name t; "
+        "printf 'a\\nb\\n' > keep.txt; printf 'x\\r\\ny\\r\\n' > dos.txt; git add -A; git commit -qm base; "
+        "printf 'a\\nB' > keep.txt; printf 'x\\r\\nY\\r\\n' > dos.txt; printf 'bin\\0ary\\377\\376' > blob.bin; head -c 300 /dev/urandom >> blob.bin; "
+        "git config core.autocrlf true; echo later > later.txt; git add later.txt; git commit -qm agent"
+    )
+    assert runtime.execute(setup).exit_code == 0
+    base = runtime.execute("git rev-parse HEAD~1", cwd="/tmp/repo").output.strip()
+    runtime.workdir = "/tmp/repo"
+    patch = workspace.extract_patch(runtime, base)
+    written = runtime.read_file(workspace.DIFF_PATH).decode("utf-8", errors="replace")
+    assert patch == written
+    assert "GIT binary patch" in patch and "\\ No newline at end of file" in patch and "+Y\r\n" in patch
+    assert "+later" in patch and "warning" not in patch.split("diff --git", 1)[0]
+    # It applies to the base as git wrote it.
+    check = runtime.execute(
+        f"cd /tmp && rm -rf copy && git clone -q repo copy && cd copy && git checkout -q {base} && "
+        f"git -c core.autocrlf=false apply --binary {workspace.DIFF_PATH} && cat blob.bin | wc -c && cat later.txt"
+    )
+    assert check.exit_code == 0 and check.output.split()[-2:] == ["309", "later"], check.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import shlex
 
 from pytest_ohbench.errors import HarnessError
@@ -11,17 +12,28 @@ from pytest_ohbench.runtime.base import Runtime
 DIFF_PATH = "/tmp/ohbench_agent.diff"
 
 
+INLINE_DIFF_LIMIT = 4 * 2**20  # bytes: a diff up to this size comes back with the command's output
+
+
 def extract_patch(runtime: Runtime, base_commit: str) -> str:
     """Everything the agent changed since `base_commit` (also what it committed), as a diff."""
     # `git add -A` so new files are part of the diff; --binary keeps binary edits appliable.
-    # The diff goes to a file: the exec output mixes in stderr (warnings would corrupt it).
+    # The diff goes to a file first: the command's output mixes in stderr (warnings would
+    # corrupt it). A diff that is not too big is then printed after a marker git cannot have
+    # written: one round-trip instead of a second request for the file (an archive through
+    # the engine, the costlier half of this step).
+    token = secrets.token_hex(12)
     command = (
-        f"git add -A && git diff --no-color --binary --cached {shlex.quote(base_commit)} > {DIFF_PATH}"
+        f"git add -A && git diff --no-color --binary --cached {shlex.quote(base_commit)} > {DIFF_PATH} && "
+        f"if [ $(stat -c %s {DIFF_PATH}) -le {INLINE_DIFF_LIMIT} ]; then printf '{token}\\n'; cat {DIFF_PATH}; fi"
     )
     result = runtime.execute(command, timeout=120)
     if result.exit_code != 0:
         last = (result.output.strip().splitlines() or ["no output"])[-1]
         raise HarnessError(Outcome.INFRA_ERROR, f"cannot read the agent's changes with git diff: {last}")
+    marker = result.output.find(f"{token}\n")
+    if marker >= 0:
+        return result.output[marker + len(token) + 1:]
     return runtime.read_file(DIFF_PATH).decode("utf-8", errors="replace")
 
 
