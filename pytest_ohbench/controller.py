@@ -169,7 +169,7 @@ class RunController:
         return run_info(self.state.settings, self.state.llms, datasets, timeouts, records, self.state.rootpath)
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        """Remove any container still labeled with this run (crashes, Ctrl-C, killed workers)."""
+        """Remove any container this session still has labeled with its run (crashes, Ctrl-C, killed workers)."""
         if self.written:
             self.state.folder.release()
         # Under xdist only workers collect: the results written tell that tasks ran.
@@ -181,7 +181,7 @@ class RunController:
             except Exception:
                 continue  # no engine: nothing can be left over there
             try:
-                remove_run_containers(client, self.state.run_id)
+                remove_run_containers(client, self.state.run_id, self.state.controller)
             finally:
                 client.close()
 

@@ -56,17 +56,23 @@ def test_files_in_and_out(runtime: DockerRuntime) -> None:
         runtime.read_file("/tmp/missing")
 
 
-def test_sweep_removes_only_this_runs_containers(docker_client: docker.DockerClient, base_image: str) -> None:
-    mine = [DockerRuntime.start(docker_client, base_image, run_id="sweep-me", instance_id=f"i{n}", workdir="/") for n in range(2)]
-    other = DockerRuntime.start(docker_client, base_image, run_id="keep-me", instance_id="o", workdir="/")
+def test_sweep_removes_only_this_sessions_containers_of_its_run(docker_client: docker.DockerClient, base_image: str) -> None:
+    def start(run_id: str, name: str, controller: str = "host:1") -> DockerRuntime:
+        return DockerRuntime.start(docker_client, base_image, run_id=run_id, instance_id=name, workdir="/", controller=controller)
+
+    mine = [start("sweep-me", f"i{n}") for n in range(2)]
+    other = start("keep-me", "o")
+    # Another live session that was given the same run id: its containers are its own.
+    twin = start("sweep-me", "twin", controller="host:2")
     try:
-        assert remove_run_containers(docker_client, "sweep-me") == 2
-        assert not docker_client.containers.list(all=True, filters={"label": f"{RUN_LABEL}=sweep-me"})
-        other.container.reload()
-        assert other.container.status == "running"
+        assert remove_run_containers(docker_client, "sweep-me", "host:1") == 2
+        assert [c.name for c in docker_client.containers.list(all=True, filters={"label": f"{RUN_LABEL}=sweep-me"})] == [twin.name]
+        for kept in (other, twin):
+            kept.container.reload()
+            assert kept.container.status == "running"
+        assert remove_run_containers(docker_client, "sweep-me") == 1  # no controller named: the whole run
     finally:
-        other.remove()
-        for runtime in mine:
+        for runtime in (other, twin, *mine):
             runtime.remove()
 
 

@@ -261,10 +261,15 @@ class DockerRuntime:
         raise TimeoutError(f"container {self.name} still exists {limit:g}s after its removal began")
 
 
-def remove_run_containers(client: docker.DockerClient, run_id: str) -> int:
-    """Remove every container labeled with `run_id` (the session-finish sweep); returns count."""
+def remove_run_containers(client: docker.DockerClient, run_id: str, controller: str | None = None) -> int:
+    """Remove every container labeled with `run_id` (the session-finish sweep); returns count.
+
+    With `controller`, only those this controller's session started: another live session
+    given the same run id keeps its own (a dead one's go with remove_orphaned_containers).
+    """
+    labels = [f"{RUN_LABEL}={run_id}"] + ([f"{CONTROLLER_LABEL}={controller}"] if controller else [])
     removed = 0
-    for container in client.containers.list(all=True, filters={"label": f"{RUN_LABEL}={run_id}"}, ignore_removed=True):
+    for container in client.containers.list(all=True, filters={"label": labels}, ignore_removed=True):
         try:
             container.remove(force=True)
             removed += 1
