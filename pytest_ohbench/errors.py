@@ -1,10 +1,18 @@
-"""Domain exceptions: a harness error (pytest error) and a judged failure (pytest failure); the warning category."""
+"""Domain exceptions: a harness error (pytest error) and a judged failure (pytest failure); the warning
+category; the last line of a command's output that their messages quote."""
 
 from __future__ import annotations
 
 import pytest
 
 from pytest_ohbench.outcomes import Outcome
+
+
+def last_line(text: str, empty: str = "no output") -> str:
+    """The last non-blank line of a command's output, stripped (`empty` when there is none):
+    what a one-line error message quotes of it."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else empty
 
 
 class OhbenchError(Exception):

@@ -26,6 +26,7 @@ import docker.errors
 from filelock import FileLock
 
 from pytest_ohbench.agents.openhands_install import cache_dir, uv_binary
+from pytest_ohbench.errors import last_line
 
 MOUNT = "/opt/ohbench-agent"  # where the tree is mounted in every task container
 PYTHON = f"{MOUNT}/bin/python"  # the tree's interpreter (a wrapper that uses the tree's loader)
@@ -125,8 +126,7 @@ def _install(spec: TreeSpec, site: Path) -> None:
         result = subprocess.run(command, capture_output=True, text=True, cwd=spec.wheelhouse,
                                 env={**os.environ, "UV_NO_CONFIG": "1"})
         if result.returncode != 0:
-            lines = [line for line in result.stderr.splitlines() if line.strip()] or ["no output"]
-            raise TreeError(f"installing {spec.name} from {spec.wheelhouse} failed: {lines[-1].strip()}")
+            raise TreeError(f"installing {spec.name} from {spec.wheelhouse} failed: {last_line(result.stderr)}")
 
 
 def _build(client: docker.DockerClient, spec: TreeSpec, target: Path) -> None:
@@ -147,8 +147,7 @@ def _build(client: docker.DockerClient, spec: TreeSpec, target: Path) -> None:
         )
     except docker.errors.ContainerError as exc:
         stderr = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else str(exc.stderr or "")
-        tail = stderr.strip().splitlines() or [str(exc)]
-        raise TreeError(f"building the {spec.name} tree failed: {tail[-1]}") from None
+        raise TreeError(f"building the {spec.name} tree failed: {last_line(stderr, str(exc))}") from None
     size = sum(p.stat().st_size for p in partial.rglob("*") if p.is_file() and not p.is_symlink())
     info = {"name": spec.name, "size_bytes": size, "build_seconds": round(time.monotonic() - started, 1)}
     (partial / COMPLETE).write_text(json.dumps(info) + "\n")

@@ -26,6 +26,7 @@ from pytest_ohbench.agents.mounted import MountedAgent
 from pytest_ohbench.agents.openhands_install import REQUIREMENTS, ensure_wheelhouse
 from pytest_ohbench.agents.openhands_settings import agent_section, condenser_section
 from pytest_ohbench.agents.openhands_source import Source, ensure_source_trees, has_release_source, inspect_source, registered_agent_classes, release_source
+from pytest_ohbench.errors import last_line
 from pytest_ohbench.llm import LLMConfig, redact
 from pytest_ohbench.runtime.base import Runtime
 
@@ -165,7 +166,7 @@ class OpenHandsAgent(MountedAgent):
                 status=AgentStatus.TIMEOUT, error=f"OpenHands ran past {context.time_limit:g}s", stdout=output
             )
         if not events:
-            last = (result.output.strip().splitlines() or ["no output"])[-1]
+            last = last_line(result.output)
             message = redact(f"OpenHands saved no trajectory (exit {result.exit_code}): {last}", secrets)
             return AgentResult(status=AgentStatus.ERROR, error=message, return_code=result.exit_code, stdout=output)
         status, error = final_status(events)

@@ -21,6 +21,7 @@ from filelock import FileLock
 from packaging.requirements import Requirement
 
 from pytest_ohbench.agents.base import DEFAULT_OPENHANDS_VERSION
+from pytest_ohbench.errors import last_line
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -154,8 +155,7 @@ def _resolve(requirements: list[str], scratch: Path, constraints: list[str] | No
                "--python-platform", "x86_64-manylinux_2_40", "-c", str(pinned), str(source)]
     result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "UV_NO_CONFIG": "1"})
     if result.returncode != 0:
-        lines = [line for line in result.stderr.splitlines() if line.strip()] or ["no output"]
-        raise WheelhouseError(f"resolving {' '.join(requirements)} failed: {lines[-1].strip()}")
+        raise WheelhouseError(f"resolving {' '.join(requirements)} failed: {last_line(result.stderr)}")
     return [line.strip() for line in result.stdout.splitlines() if "==" in line and not line.startswith("#")]
 
 

@@ -22,6 +22,7 @@ from pytest_ohbench.agents.base import AgentContext, AgentResult, AgentSettings,
 from pytest_ohbench.agents.mounted import MountedAgent
 from pytest_ohbench.agents.openhands_install import REQUIREMENTS, ensure_sdk_wheelhouse
 from pytest_ohbench.agents.openhands_source import ensure_source_trees, inspect_source
+from pytest_ohbench.errors import last_line
 from pytest_ohbench.llm import LLMConfig, redact
 
 WORK = "/tmp/ohbench-openhands-sdk"  # settings, prompt, events, completions (never in the repo)
@@ -110,7 +111,7 @@ class OpenHandsSDKAgent(MountedAgent):
             return AgentResult(status=AgentStatus.TIMEOUT, error=f"OpenHands SDK ran past {context.time_limit:g}s", stdout=output)
         files = {name: redact(data.decode("utf-8", errors="replace"), secrets) for name, data in runtime.read_tree(f"{WORK}/out").items()}
         if "events.json" not in files or "result.json" not in files:
-            last = (output.strip().splitlines() or ["no output"])[-1]
+            last = last_line(output)
             return AgentResult(status=AgentStatus.ERROR, error=f"the OpenHands SDK saved no events (exit {result.exit_code}): {last}",
                                return_code=result.exit_code, stdout=output)
         (context.log_dir / "trajectory.json").write_text(files["events.json"], encoding="utf-8")

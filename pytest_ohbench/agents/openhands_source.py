@@ -59,6 +59,7 @@ from pytest_ohbench.agents.openhands_install import (
     fill_locked_wheelhouse,
     uv_binary,
 )
+from pytest_ohbench.errors import last_line
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -194,8 +195,7 @@ def build_wheels(source: Source, target: Path) -> list[Path]:
         command = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--ignore-requires-python", "-w", str(target), str(project)]
         result = subprocess.run(command, capture_output=True, text=True, env=environment)
         if result.returncode != 0:
-            lines = [line for line in result.stderr.splitlines() if line.strip()] or ["no output"]
-            raise SourceError(f"--openhands-source {source.root}: building {project.name} failed: {lines[-1].strip()}")
+            raise SourceError(f"--openhands-source {source.root}: building {project.name} failed: {last_line(result.stderr)}")
     return [_pure(wheel) for wheel in sorted(target.glob("*.whl"))]
 
 
@@ -262,7 +262,7 @@ def _install_code(client: docker.DockerClient, source: Source, wheels: list[Path
                UV_PLATFORM, "--no-deps", "--no-index", "--link-mode", "copy", *map(str, wheels)]
     result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "UV_NO_CONFIG": "1"})
     if result.returncode != 0:
-        raise TreeError(f"installing {source.root} failed: {(result.stderr.strip().splitlines() or ['no output'])[-1]}")
+        raise TreeError(f"installing {source.root} failed: {last_line(result.stderr)}")
     shutil.rmtree(partial / "bin", ignore_errors=True)
     # Bytecode now (the mount is read-only), then the import the agent starts with, by the tree's Python.
     script = f"{PYTHON} -m compileall -q -j 0 {SOURCE_MOUNT} >/dev/null 2>&1 || true; {PYTHON} -c \"$OHBENCH_CHECK\""
@@ -273,7 +273,7 @@ def _install_code(client: docker.DockerClient, source: Source, wheels: list[Path
         )
     except docker.errors.ContainerError as exc:
         stderr = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else str(exc.stderr or "")
-        raise TreeError(f"{source.root} does not import in the agent's tree: {(stderr.strip().splitlines() or [str(exc)])[-1]}") from None
+        raise TreeError(f"{source.root} does not import in the agent's tree: {last_line(stderr, str(exc))}") from None
     info = {"name": target.name, "source": str(source.root), "dependencies": str(dependencies),
             "build_seconds": round(time.monotonic() - started, 1)}
     (partial / COMPLETE).write_text(json.dumps(info) + "\n")

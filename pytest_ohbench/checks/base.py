@@ -81,3 +81,8 @@ def checker_for(spec: "CheckSpec") -> Checker:
     # The most specific spec type wins when a checker registers a base class.
     found.sort(key=lambda cls: len(cls.spec_type.__mro__), reverse=True)
     return found[0]()
+
+
+def write_log(log_dir: Path, name: str, text: str) -> None:
+    """One of the item's check logs (`logs/<item>/<name>`), as UTF-8."""
+    (log_dir / name).write_text(text, encoding="utf-8")

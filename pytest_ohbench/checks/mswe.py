@@ -23,12 +23,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pytest_ohbench.checks.base import CheckContext, CheckResult
+from pytest_ohbench.checks.base import CheckContext, CheckResult, write_log
 from pytest_ohbench.checks.grading import Grade
 from pytest_ohbench.checks.integrity import Infrastructure, set_aside
 from pytest_ohbench.checks.logparsers import LogParser, get_parser
 from pytest_ohbench.checks.patch import is_empty_patch, patch_files
-from pytest_ohbench.errors import HarnessError
+from pytest_ohbench.errors import HarnessError, last_line
 from pytest_ohbench.outcomes import Outcome
 from pytest_ohbench.runtime.base import Runtime
 from pytest_ohbench.runtime.workspace import strip_history
@@ -138,10 +138,6 @@ def choose_parser(spec: MultiSweSpec, fields: dict[str, Any], suite_parser: str)
         raise HarnessError(Outcome.INFRA_ERROR, f"log parser for {spec.org}/{spec.repo}: {exc}") from None
 
 
-def _log(log_dir: Path, name: str, text: str) -> None:
-    (log_dir / name).write_text(text, encoding="utf-8")
-
-
 def infrastructure(spec: MultiSweSpec, suite_patterns: list[str]) -> Infrastructure:
     """What of the agent's patch is set aside: defaults, language test files, the test patch's files, the suite's."""
     own = [f"/{path}" for path in patch_files(spec.test_patch)]
@@ -156,13 +152,13 @@ def check_fix_run(runtime: Runtime, spec: MultiSweSpec, patch: str, parser: LogP
     # fix-run.sh applies both with `git apply`: check first, so a patch that cannot apply is
     # named as such instead of surfacing as a run without results.
     check = runtime.execute(f"git apply --check {TEST_PATCH} {FIX_PATCH}", timeout=120, cwd=spec.repo_dir)
-    _log(log_dir, "apply.log", f"$ git apply --check {TEST_PATCH} {FIX_PATCH}\n(exit {check.exit_code})\n{check.output}")
+    write_log(log_dir, "apply.log", f"$ git apply --check {TEST_PATCH} {FIX_PATCH}\n(exit {check.exit_code})\n{check.output}")
     if check.exit_code != 0:
-        last = (check.output.strip().splitlines() or ["no output"])[-1]
+        last = last_line(check.output)
         return CheckResult(Outcome.PATCH_APPLY_FAILED, detail=f"the patch does not apply with the test patch: {last}")
     result = runtime.execute(spec.fix_command, timeout=timeout, cwd=spec.repo_dir)
-    _log(log_dir, "fix-run.log", result.output)
-    _log(log_dir, "test_output.txt", f"$ {spec.fix_command}\n(exit {result.exit_code}, {result.duration:.1f}s, parser: {parser_name})\n{result.output}")
+    write_log(log_dir, "fix-run.log", result.output)
+    write_log(log_dir, "test_output.txt", f"$ {spec.fix_command}\n(exit {result.exit_code}, {result.duration:.1f}s, parser: {parser_name})\n{result.output}")
     if result.timed_out:
         return CheckResult(Outcome.TEST_TIMEOUT, detail=f"fix-run.sh ran past {timeout:g}s")
     statuses = parser(result.output)
@@ -191,7 +187,7 @@ class MultiSweChecker:
             return CheckResult(Outcome.EMPTY_PATCH, detail="the agent produced no changes")
         graded, aside = set_aside(context.patch, infrastructure(spec, context.suite.test.infrastructure))
         if aside:
-            _log(context.log_dir, "set_aside.txt", "\n".join(aside) + "\n")
+            write_log(context.log_dir, "set_aside.txt", "\n".join(aside) + "\n")
         if is_empty_patch(graded):
             detail = f"the patch changes only test infrastructure, set aside: {', '.join(aside)}"
             return CheckResult(Outcome.UNRESOLVED, detail=detail, set_aside=aside)

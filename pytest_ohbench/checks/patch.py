@@ -20,13 +20,13 @@ from typing import Any, ClassVar
 
 import unidiff
 
-from pytest_ohbench.checks.base import CheckContext, CheckResult
+from pytest_ohbench.checks.base import CheckContext, CheckResult, write_log
 from pytest_ohbench.checks.diffs import split_patch
 from pytest_ohbench.checks.grading import grade, skipped_failures
 from pytest_ohbench.checks.integrity import Infrastructure, report_problem, set_aside
 from pytest_ohbench.checks.logparsers import get_parser, parse_pytest_junit
 from pytest_ohbench.checks.swebench_specs import OfficialPlan, official_plan, wants_official
-from pytest_ohbench.errors import HarnessError
+from pytest_ohbench.errors import HarnessError, last_line
 from pytest_ohbench.outcomes import Outcome
 from pytest_ohbench.runtime.base import Runtime
 from pytest_ohbench.runtime.local import host_path
@@ -96,10 +96,6 @@ def is_empty_patch(patch: str | None) -> bool:
     return not patch or not patch.strip()
 
 
-def _log(log_dir: Path, name: str, text: str) -> None:
-    (log_dir / name).write_text(text, encoding="utf-8")
-
-
 def _revert_files_command(files: list[str]) -> str:
     """Shell command putting `files` back as in HEAD (deleting those HEAD lacks), rejects too."""
     quoted = " ".join(shlex.quote(f) for f in files) or "''"
@@ -108,10 +104,6 @@ def _revert_files_command(files: list[str]) -> str:
         'if git cat-file -e HEAD:"$f" 2>/dev/null; then git checkout -q HEAD -- "$f"; '
         'else rm -f -- "$f"; fi; done; true'
     )
-
-
-def _last_line(output: str) -> str:
-    return (output.strip().splitlines() or ["no output"])[-1].strip()
 
 
 def apply_agent_patch(runtime: Runtime, patch: str, log_dir: Path) -> tuple[str | None, str]:
@@ -128,13 +120,13 @@ def apply_agent_patch(runtime: Runtime, patch: str, log_dir: Path) -> tuple[str 
         result = runtime.execute(command.replace(PATCH_PATH, patch_path), timeout=120)
         log.append(f"$ {command}\n(exit {result.exit_code})\n{result.output}")
         if result.exit_code == 0:
-            _log(log_dir, "apply.log", "\n".join(log))
+            write_log(log_dir, "apply.log", "\n".join(log))
             return command, ""
-        cause = cause or f"{command.split(' --')[0]}: {_last_line(result.output)}"
+        cause = cause or f"{command.split(' --')[0]}: {last_line(result.output)}"
         # Undo partial work (--reject leaves hunks applied) before the next attempt; only
         # the patch's own files, since images may hold untracked build products.
         runtime.execute(_revert_files_command(_touched_files(patch)), timeout=120)
-    _log(log_dir, "apply.log", "\n".join(log))
+    write_log(log_dir, "apply.log", "\n".join(log))
     return None, cause
 
 
@@ -286,7 +278,7 @@ def prepare_check(runtime: Runtime, task: Task, spec: PatchTestsSpec, patch: str
         raise HarnessError(Outcome.INFRA_ERROR, f"preparing the check container ran past {PREPARE_TIMEOUT}s")
     for name, code, output in steps:
         if name == "strip" and code != 0:
-            last = (output.strip().splitlines() or [f"exit {code}"])[-1]
+            last = last_line(output, f"exit {code}")
             raise HarnessError(Outcome.INFRA_ERROR, f"cannot strip the workspace's git history after the base commit: {last}")
     applied: str | None = None
     cause = ""
@@ -298,19 +290,19 @@ def prepare_check(runtime: Runtime, task: Task, spec: PatchTestsSpec, patch: str
                 log.append(f"$ {command}\n(exit {code})\n{output}")
                 if code == 0:
                     applied = command
-                cause = cause or (f"{command.split(' --')[0]}: {_last_line(output)}" if code else "")
-        _log(log_dir, "apply.log", "\n".join(log))
+                cause = cause or (f"{command.split(' --')[0]}: {last_line(output)}" if code else "")
+        write_log(log_dir, "apply.log", "\n".join(log))
         if applied is None:
             if "apply2" not in done:  # the script stopped before every command was tried: not a verdict
-                raise HarnessError(Outcome.INFRA_ERROR, f"the check's preparation ended early: {_last_line(result.output)}")
+                raise HarnessError(Outcome.INFRA_ERROR, f"the check's preparation ended early: {last_line(result.output)}")
             return Prepared(None, cause)
     test_step = next(((code, output) for name, code, output in steps if name == "test_patch"), None)
     if test_step is None:
-        raise HarnessError(Outcome.INFRA_ERROR, f"{task.location}: the check's preparation ended early: {_last_line(result.output)}")
+        raise HarnessError(Outcome.INFRA_ERROR, f"{task.location}: the check's preparation ended early: {last_line(result.output)}")
     code, output = test_step
-    _log(log_dir, "test_patch.log", output)
+    write_log(log_dir, "test_patch.log", output)
     if code != 0:
-        last = (output.strip().splitlines() or ["no output"])[-1]
+        last = last_line(output)
         raise HarnessError(Outcome.INFRA_ERROR, f"{task.location}: test_patch does not apply at base_commit: {last}")
     return Prepared(applied, cause, files)
 
@@ -335,7 +327,7 @@ def run_official(runtime: Runtime, plan: OfficialPlan, timeout: float, log_dir: 
     """Run the official eval script's test part; statuses by its per-repository parser."""
     result = runtime.execute(plan.command, timeout=timeout)
     header = f"$ {plan.command}\n(exit {result.exit_code}, {result.duration:.1f}s, rules: {plan.source})\n"
-    _log(log_dir, "test_output.txt", header + result.output)
+    write_log(log_dir, "test_output.txt", header + result.output)
     if result.timed_out or result.oom_killed:
         return RunReport({}, timed_out=result.timed_out, exit_code=result.exit_code, oom_killed=result.oom_killed)
     return RunReport(plan.parse(result.output), exit_code=result.exit_code)
@@ -376,7 +368,7 @@ def run_tests(
     output, report = result.output, None
     if junit and (at := output.rfind(f"\n{token} report\n")) >= 0:  # the last one: ours comes after the tests
         output, report = output[:at], output[at + len(token) + 9:]
-    _log(log_dir, "test_output.txt", f"$ {command}\n(exit {result.exit_code}, {result.duration:.1f}s)\n{output}")
+    write_log(log_dir, "test_output.txt", f"$ {command}\n(exit {result.exit_code}, {result.duration:.1f}s)\n{output}")
     if result.timed_out or result.oom_killed:
         return RunReport(
             {}, timed_out=result.timed_out, exit_code=result.exit_code, oom_killed=result.oom_killed, seconds=result.duration
@@ -386,11 +378,11 @@ def run_tests(
     if report is not None:
         text = report
         if report:
-            _log(log_dir, Path(JUNIT_PATH).name, report)
+            write_log(log_dir, Path(JUNIT_PATH).name, report)
     elif report_path:
         try:
             text = runtime.read_file(report_path).decode("utf-8", errors="replace")
-            _log(log_dir, Path(report_path).name, text)
+            write_log(log_dir, Path(report_path).name, text)
         except FileNotFoundError:
             text = ""
     if parser is not None:
@@ -420,7 +412,7 @@ def check_patch(
     graded_patch, aside = set_aside(patch, Infrastructure.for_suite(settings.infrastructure))
     notes = [f"set aside as test infrastructure: {', '.join(aside)}"] if aside else []
     if aside:
-        _log(log_dir, "set_aside.txt", "\n".join(aside) + "\n")
+        write_log(log_dir, "set_aside.txt", "\n".join(aside) + "\n")
     # The agent's code runs in this container too: the script first strips the git history
     # after the base commit, so the real fix cannot be found there.
     prepared = prepare_check(runtime, task, spec, graded_patch, log_dir)

@@ -43,7 +43,7 @@ from pytest_ohbench.checks.base import CheckContext, CheckResult
 from pytest_ohbench.checks.logparsers import get_parser
 from pytest_ohbench.checks.patch import apply_agent_patch, is_empty_patch, patch_files
 from pytest_ohbench.checks.perf_measure import Measurement, TimedRunner, measure
-from pytest_ohbench.errors import HarnessError
+from pytest_ohbench.errors import HarnessError, last_line
 from pytest_ohbench.machine import machine_facts
 from pytest_ohbench.outcomes import Outcome
 from pytest_ohbench.runtime.base import Runtime
@@ -106,11 +106,6 @@ def plain(value: Any) -> Any:
     return value
 
 
-def _last_line(text: str) -> str:
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    return lines[-1].strip() if lines else "no output"
-
-
 def _apply(runtime: Runtime, patch: str, name: str, log_dir: Path, log_name: str) -> tuple[bool, str]:
     """`git apply` one patch in the workspace; (applied, output). Empty patches apply."""
     if is_empty_patch(patch):
@@ -131,7 +126,7 @@ def _run_commands(runtime: Runtime, commands: list[str], state: str, location: s
             log.write(f"$ {command}\n(exit {result.exit_code})\n{result.output}\n")
         if result.exit_code != 0:
             raise HarnessError(
-                Outcome.INFRA_ERROR, f"{location}: `{command}` fails in the {state} state: {_last_line(result.output)}"
+                Outcome.INFRA_ERROR, f"{location}: `{command}` fails in the {state} state: {last_line(result.output)}"
             )
 
 
@@ -140,7 +135,7 @@ def set_aside_test_changes(runtime: Runtime, base_commit: str, protected: list[s
     changed (deleting those base lacks); the paths, sorted."""
     listed = runtime.execute(f"git add -A && git diff --cached --name-only --no-renames {shlex.quote(base_commit)}", timeout=120)
     if listed.exit_code != 0:
-        raise HarnessError(Outcome.INFRA_ERROR, f"cannot list the agent's changes: {_last_line(listed.output)}")
+        raise HarnessError(Outcome.INFRA_ERROR, f"cannot list the agent's changes: {last_line(listed.output)}")
     changed = [line.strip() for line in listed.output.splitlines() if line.strip()]
     aside = sorted(f for f in changed if is_test_path(f) or f in protected)
     if aside:
@@ -152,7 +147,7 @@ def set_aside_test_changes(runtime: Runtime, base_commit: str, protected: list[s
             timeout=120,
         )
         if restore.exit_code != 0:
-            raise HarnessError(Outcome.INFRA_ERROR, f"cannot restore the test files: {_last_line(restore.output)}")
+            raise HarnessError(Outcome.INFRA_ERROR, f"cannot restore the test files: {last_line(restore.output)}")
     return aside
 
 
@@ -231,7 +226,7 @@ def _check(job: PerfJob) -> PerfCheckResult:
         _run_commands(human, spec.setup_commands, "human", location, test_timeout, log_dir)
         applied, output = _apply(human, spec.patch, "human", log_dir, "human_apply.log")
         if not applied:
-            raise HarnessError(Outcome.INFRA_ERROR, f"{location}: the human patch does not apply at base_commit: {_last_line(output)}")
+            raise HarnessError(Outcome.INFRA_ERROR, f"{location}: the human patch does not apply at base_commit: {last_line(output)}")
         _apply_test_patch(human, spec, "human", location, log_dir)
         _run_commands(human, spec.install_commands, "human", location, test_timeout, log_dir)
 
@@ -365,7 +360,7 @@ def measure_and_judge(
 def _apply_test_patch(runtime: Runtime, spec: PerfSpec, state: str, location: str, log_dir: Path) -> None:
     applied, output = _apply(runtime, spec.test_patch, f"{state}_test", log_dir, "test_patch.log")
     if not applied:
-        raise HarnessError(Outcome.INFRA_ERROR, f"{location}: test_patch does not apply in the {state} state: {_last_line(output)}")
+        raise HarnessError(Outcome.INFRA_ERROR, f"{location}: test_patch does not apply in the {state} state: {last_line(output)}")
 
 
 def _judge(
@@ -392,11 +387,11 @@ def _judge(
             raise HarnessError(
                 Outcome.INFRA_ERROR,
                 f"{location}: efficiency test {failure['test']} fails in the {failure['state']} state "
-                f"(exit {failure['exit_code']}): {_last_line(failure['output'])}",
+                f"(exit {failure['exit_code']}): {last_line(failure['output'])}",
             )
         if failure["timed_out"]:
             return PerfCheckResult(Outcome.TEST_TIMEOUT, f"efficiency test {failure['test']} timed out", statuses, details)
-        why = f"efficiency test {failure['test']} fails with the agent's change: {_last_line(failure['output'])}"
+        why = f"efficiency test {failure['test']} fails with the agent's change: {last_line(failure['output'])}"
         details.update(reason=EFFICIENCY_FAILED, resolved=False, verdict=why)
         return PerfCheckResult(Outcome.UNRESOLVED, why, statuses, details)
     assert verdict is not None

@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 
 from pytest_ohbench.agents.base import AgentResult, AgentStatus
 from pytest_ohbench.checks.base import CheckContext, CheckResult
-from pytest_ohbench.errors import HarnessError
+from pytest_ohbench.errors import HarnessError, last_line
 from pytest_ohbench.outcomes import Outcome
 from pytest_ohbench.runtime.base import ExecResult, Runtime
 from pytest_ohbench.runtime.local import host_path
@@ -79,11 +79,6 @@ def is_true(value: Any) -> bool:
 
 def _tail(text: str, limit: int = OUTPUT_TAIL) -> str:
     return text if len(text) <= limit else text[-limit:]
-
-
-def _last_line(text: str) -> str:
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return lines[-1][:300] if lines else ""
 
 
 class ScriptChecker:
@@ -181,7 +176,7 @@ class ScriptChecker:
             return CheckResult(Outcome.TEST_TIMEOUT, detail=f"the check ran past {timeout:g}s", details=details)
         if result.exit_code == 0:
             return CheckResult(Outcome.RESOLVED, details=details)
-        return CheckResult(Outcome.UNRESOLVED, detail=f"the check exited {result.exit_code}: {_last_line(result.output)}",
+        return CheckResult(Outcome.UNRESOLVED, detail=f"the check exited {result.exit_code}: {last_line(result.output, '')[:300]}",
                            details=details)
 
     # GitTaskBench ------------------------------------------------------------------------
@@ -228,7 +223,7 @@ class ScriptChecker:
             return CheckResult(Outcome.TEST_TIMEOUT, detail=f"the test script ran past {timeout:g}s", details=details)
         if run.exit_code != 0:
             # As GitTaskBench's evaluator: a crashed script is Process false, Result false.
-            comment = f"Test script failed with return code: {run.exit_code}: {_last_line(run.output)}"
+            comment = f"Test script failed with return code: {run.exit_code}: {last_line(run.output, '')[:300]}"
             return self._gittaskbench_verdict(details, False, False, comment)
         try:
             text = runtime.read_file(result_file).decode("utf-8", errors="replace")

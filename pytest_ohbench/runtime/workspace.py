@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 import shlex
 
-from pytest_ohbench.errors import HarnessError
+from pytest_ohbench.errors import HarnessError, last_line
 from pytest_ohbench.outcomes import Outcome
 from pytest_ohbench.runtime.base import Runtime
 
@@ -29,7 +29,7 @@ def extract_patch(runtime: Runtime, base_commit: str) -> str:
     )
     result = runtime.execute(command, timeout=120)
     if result.exit_code != 0:
-        last = (result.output.strip().splitlines() or ["no output"])[-1]
+        last = last_line(result.output)
         raise HarnessError(Outcome.INFRA_ERROR, f"cannot read the agent's changes with git diff: {last}")
     marker = result.output.find(f"{token}\n")
     if marker >= 0:
@@ -85,6 +85,6 @@ def strip_history(runtime: Runtime, base_commit: str) -> str:
     """
     result = runtime.execute(f"bash -c {shlex.quote(STRIP_HISTORY)} strip {shlex.quote(base_commit)}", timeout=600)
     if result.exit_code != 0:
-        last = (result.output.strip().splitlines() or [f"exit {result.exit_code}"])[-1]
+        last = last_line(result.output, f"exit {result.exit_code}")
         raise HarnessError(Outcome.INFRA_ERROR, f"cannot strip the workspace's git history after the base commit: {last}")
     return result.output.strip()
