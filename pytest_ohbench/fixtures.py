@@ -24,7 +24,7 @@ from pytest_ohbench.checks.base import CheckContext, checker_for
 from pytest_ohbench.errors import HarnessError, TaskFailed
 from pytest_ohbench.gateway.client import ItemLease
 from pytest_ohbench.gateway.plugin import settle_llm
-from pytest_ohbench.lifecycle import NEXT_ITEM, record_for, stage, stopped_by_timeout
+from pytest_ohbench.lifecycle import COMING_ITEMS, record_for, stage, stopped_by_timeout
 from pytest_ohbench.llm import LLMConfig, unreachable_reason
 from pytest_ohbench.outcomes import Outcome
 from pytest_ohbench.report.record import TaskRecord, bounded, format_verdict
@@ -268,16 +268,20 @@ def ohbench_runtime(
 
 
 def start_next_check(item: pytest.Item, agent: BaseAgent, client: docker.DockerClient, state: RunState) -> None:
-    """Start the next item's check container now, while this item is checked, when its agent
-    needs no container (a gold patch, a replayed prediction): nothing else would overlap it."""
-    following = item.stash.get(NEXT_ITEM, None)
-    task = getattr(following, "ohbench_task", None)
-    if following is None or task is None or not prestarts_check(task):
-        return
-    if agent.uses_runtime(task.reference if agent.wants_reference else None):
-        return  # its check container starts with its agent's container
-    starter = check_starter(client, task, following.ohbench_suite, state)  # type: ignore[attr-defined]
-    container_manager(item.config).start_ahead(following.nodeid, starter)
+    """Start the coming items' check containers now, while this item is checked, when their
+    agent needs no container (a gold patch, a replayed prediction): nothing else would
+    overlap them. Two ahead where the order is known (a serial run): one container start
+    takes about as long as an oracle item, so one ahead is often not ready in time."""
+    manager = container_manager(item.config)
+    for following in item.stash.get(COMING_ITEMS, []):
+        task = getattr(following, "ohbench_task", None)
+        if task is None or not prestarts_check(task):
+            return
+        if agent.uses_runtime(task.reference if agent.wants_reference else None):
+            return  # its check container starts with its agent's container
+        starter = check_starter(client, task, following.ohbench_suite, state)  # type: ignore[attr-defined]
+        if not manager.start_ahead(following.nodeid, starter):
+            return  # no free place on the engine now
 
 
 def copy_inputs(runtime: Runtime, task: Task) -> None:

@@ -14,8 +14,24 @@ from pytest_ohbench.report.record import TaskRecord
 from pytest_ohbench.state import run_state
 
 RECORD_KEY = pytest.StashKey[TaskRecord]()
-# The item this process runs after an item (pytest_runtest_protocol's nextitem), or None.
-NEXT_ITEM = pytest.StashKey["pytest.Item | None"]()
+# The items this process runs after an item, in order: pytest_runtest_protocol's nextitem
+# and, in a run without xdist (whose order is session.items), the one after it.
+COMING_ITEMS = pytest.StashKey["list[pytest.Item]"]()
+POSITIONS = pytest.StashKey["dict[str, int]"]()  # session.items' node ids -> index (serial runs)
+
+
+def coming_items(item: pytest.Item, nextitem: pytest.Item | None) -> list[pytest.Item]:
+    """The next item, and in a serial run (no xdist worker) the one after it too."""
+    if nextitem is None:
+        return []
+    items = item.session.items
+    if hasattr(item.config, "workerinput") or not items:
+        return [nextitem]  # a worker's order is the scheduler's, known one item ahead
+    if POSITIONS not in item.session.stash:
+        item.session.stash[POSITIONS] = {each.nodeid: index for index, each in enumerate(items)}
+    index = item.session.stash[POSITIONS].get(nextitem.nodeid)
+    after = items[index + 1] if index is not None and index + 1 < len(items) and items[index] is nextitem else None
+    return [nextitem] if after is None else [nextitem, after]
 DEADLINE_KEY = pytest.StashKey[float]()  # time.monotonic() at which pytest-timeout fires
 # pytest-timeout's signal fires at the deadline; allow for the clock reads around it.
 DEADLINE_SLACK = 0.5

@@ -22,7 +22,7 @@ from pytest_ohbench.collect import DatasetFile, InvalidRow, TaskItem, inside_sui
 from pytest_ohbench.controller import RunController
 from pytest_ohbench.errors import HarnessError, OhbenchWarning, TaskFailed
 from pytest_ohbench.gateway import plugin as gateway_plugin
-from pytest_ohbench.lifecycle import NEXT_ITEM, RECORD_KEY, TimeoutWatch, record_for, stopped_by_timeout
+from pytest_ohbench.lifecycle import COMING_ITEMS, RECORD_KEY, TimeoutWatch, coming_items, record_for, stopped_by_timeout
 from pytest_ohbench.llm import redact
 from pytest_ohbench.options import (
     container_limit,
@@ -393,8 +393,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
     """--ohbench-retries N: rerun an item whose outcome is a harness error, reporting the last try."""
-    # The next item's check container can start while this one is checked (fixtures.py).
-    item.stash[NEXT_ITEM] = nextitem
+    # The coming items' check containers can start while this one is checked (fixtures.py).
+    item.stash[COMING_ITEMS] = coming_items(item, nextitem)
     retries = run_state(item.config).settings.retries
     if not isinstance(item, TaskItem) or not retries:
         return None

@@ -77,3 +77,19 @@ def test_a_failed_start_ahead_is_retried_where_its_error_is_seen(
     manager.remove_later(check)
     manager.close()
     assert labelled(docker_client, run_id) == []
+
+
+def test_the_coming_items_are_two_in_a_serial_run_and_one_on_an_xdist_worker(pytester: pytest.Pytester) -> None:
+    from pytest_ohbench.lifecycle import coming_items
+
+    items = pytester.getitems("def test_a(): pass\ndef test_b(): pass\ndef test_c(): pass\ndef test_d(): pass\n")
+    elsewhere = pytester.getitems(pytester.makepyfile(other="def test_e(): pass\n"))
+    items[0].session.items = items
+    assert coming_items(items[0], items[1]) == [items[1], items[2]]
+    assert coming_items(items[2], items[3]) == [items[3]]  # the last one has none after it
+    assert coming_items(items[3], None) == []
+    # A next item session.items does not hold (a plugin added or reran it): only it is known.
+    assert coming_items(items[0], elsewhere[0]) == [elsewhere[0]]
+    # On an xdist worker the scheduler's order is known one item ahead only.
+    items[0].config.workerinput = {"workerid": "gw0"}  # type: ignore[attr-defined]
+    assert coming_items(items[0], items[1]) == [items[1]]
