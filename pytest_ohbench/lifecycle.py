@@ -18,6 +18,9 @@ RECORD_KEY = pytest.StashKey[TaskRecord]()
 # and, in a run without xdist (whose order is session.items), the one after it.
 COMING_ITEMS = pytest.StashKey["list[pytest.Item]"]()
 POSITIONS = pytest.StashKey["dict[str, int]"]()  # session.items' node ids -> index (serial runs)
+DEADLINE_KEY = pytest.StashKey[float]()  # time.monotonic() at which pytest-timeout fires
+# pytest-timeout's signal fires at the deadline; allow for the clock reads around it.
+DEADLINE_SLACK = 0.5
 
 
 def coming_items(item: pytest.Item, nextitem: pytest.Item | None) -> list[pytest.Item]:
@@ -32,9 +35,6 @@ def coming_items(item: pytest.Item, nextitem: pytest.Item | None) -> list[pytest
     index = item.session.stash[POSITIONS].get(nextitem.nodeid)
     after = items[index + 1] if index is not None and index + 1 < len(items) and items[index] is nextitem else None
     return [nextitem] if after is None else [nextitem, after]
-DEADLINE_KEY = pytest.StashKey[float]()  # time.monotonic() at which pytest-timeout fires
-# pytest-timeout's signal fires at the deadline; allow for the clock reads around it.
-DEADLINE_SLACK = 0.5
 
 
 def record_for(item: pytest.Item) -> TaskRecord:
