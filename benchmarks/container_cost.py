@@ -6,7 +6,7 @@ An item whose agent works in a container pays for two: the agent's and the check
 one (grading integrity: never judged in the agent's own). Each round starts a container of
 the bundled ohbench__textkit-2 image with the harness's own DockerRuntime, as an item does,
 and times each stage: the start (create + start), the first command (it opens the shell
-channel), the history strip, the instance's tests (its suite's test command), the agent's
+channel), the history strip, the instance's tests (its suite's test command on its test patch's files), the agent's
 diff, and the removal. For each stage it prints the median wall time and the median CPU the
 whole machine spent (/proc/stat: dockerd, containerd, shims, runc, the kernel and the
 container's processes), with the containers' own share (cgroup accounting). Run it on a quiet
@@ -27,9 +27,13 @@ from pathlib import Path
 import docker
 from cpu_meter import containers_cpu, machine_cpu
 
+from pytest_ohbench.checks.patch import patch_files
 from pytest_ohbench.runtime.docker import DockerRuntime
-from pytest_ohbench.runtime.images import build_cached
+from pytest_ohbench.runtime.images import resolve_image
 from pytest_ohbench.runtime.workspace import STRIP_HISTORY, extract_patch
+from pytest_ohbench.suite import load_suite
+from pytest_ohbench.tasks.model import PatchTestsSpec
+from pytest_ohbench.tasks.swe import swe_bench_task
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "suites" / "examples" / "swe"
@@ -39,16 +43,16 @@ INSTANCE = "ohbench__textkit-2"
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=10)
-    parser.add_argument("--base-image", default="ohbench/base:trixie")
     args = parser.parse_args()
     rows = [json.loads(line) for line in (EXAMPLES / "swe-bench.jsonl").read_text().splitlines()]
     row = next(r for r in rows if r["instance_id"] == INSTANCE)
+    suite = load_suite(EXAMPLES)
+    assert suite is not None
+    task = swe_bench_task(row, f"{EXAMPLES / 'swe-bench.jsonl'}:{INSTANCE}")
+    assert isinstance(task.check, PatchTestsSpec)
     client = docker.from_env()
-    image = build_cached(
-        client, EXAMPLES / "repos" / "textkit", EXAMPLES / "Dockerfile", {"BASE_IMAGE": args.base_image},
-        "ohbench-build/examples-swe-textkit",
-    ).name
-    test_command = "python3 -m pytest -rA -p no:cacheprovider tests"
+    image = resolve_image(client, task, suite).name  # the image an item of the suite uses, built as it builds it
+    test_command = suite.test.command.format(test_files=" ".join(patch_files(task.check.test_patch)))
     stages: dict[str, list[tuple[float, float, float]]] = {}
 
     @contextlib.contextmanager
@@ -62,8 +66,9 @@ def main() -> None:
     strip = f"bash -c {shlex.quote(STRIP_HISTORY)} strip {shlex.quote(row['base_commit'])}"
     for index in range(args.rounds):
         with timed("start"):
-            runtime = DockerRuntime.start(
-                client, image, run_id="container-cost", instance_id=f"r{index}", workdir="/testbed", cpus=1.0, memory="1g",
+            runtime = DockerRuntime.start(  # with the suite's limits, as an item's container
+                client, image, run_id="container-cost", instance_id=f"r{index}", workdir=suite.container.workdir,
+                cpus=suite.container.cpus, memory=suite.container.memory,
             )
         try:
             with timed("first command (opens the channel)"):
@@ -79,6 +84,7 @@ def main() -> None:
                 runtime.remove()
     print(f"one task container of {INSTANCE} ({image}), {args.rounds} rounds, medians; machine CPU = every CPU's "
           "busy time (/proc/stat), containers = the container's own processes (cgroup)")
+    print(f"  tests: {test_command}")
     total_wall = total_cpu = 0.0
     for name, values in stages.items():
         wall, cpu, own = (statistics.median(v[i] for v in values) for i in range(3))
