@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +28,15 @@ def _unavailable(reason: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"CI is set but {reason} (run scripts/bootstrap.sh)", pytrace=False)
     pytest.skip(reason)
+
+
+def interruptible() -> None:
+    """`preexec_fn` of a subprocess a test interrupts: SIGINT back to its default action.
+
+    A run started in the background (`pytest tests &`) ignores SIGINT, and children inherit
+    that, so Ctrl-C would never reach them.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def run_output(client: docker.DockerClient, image: str, command: list[str], **options: object) -> bytes:

@@ -10,6 +10,7 @@ import time
 
 import docker
 import pytest
+from conftest import interruptible
 from tinysuite import make_tiny_suite, write_predictions
 
 from pytest_ohbench.runtime.docker import RUN_LABEL
@@ -123,17 +124,21 @@ def test_interrupted_run_keeps_finished_results_and_removes_containers(
     (suite / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     process = subprocess.Popen(
         [sys.executable, "-m", "pytest", "tiny", "--agent", "oracle", "--ohbench-run-id", "tiny-int", "-p", "no:cacheprovider"],
-        cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=interruptible,
     )
     results = pytester.path / "reports" / "tiny-int" / "results.jsonl"
-    deadline = time.monotonic() + 120
-    # Wait until the first item is recorded and the slow one's container is up.
-    while not (results.exists() and leftover_containers(docker_client, "tiny-int")):
-        assert time.monotonic() < deadline, "the run never reached the slow item"
-        time.sleep(0.5)
-    time.sleep(2)
-    process.send_signal(stop)
-    output = process.communicate(timeout=60)[0].decode()
+    try:
+        deadline = time.monotonic() + 120
+        # Wait until the first item is recorded and the slow one's container is up.
+        while not (results.exists() and leftover_containers(docker_client, "tiny-int")):
+            assert time.monotonic() < deadline, "the run never reached the slow item"
+            time.sleep(0.5)
+        time.sleep(2)
+        process.send_signal(stop)
+        output = process.communicate(timeout=60)[0].decode()
+    finally:
+        if process.poll() is None:
+            process.kill()  # never left running into the next test
     assert "KeyboardInterrupt" in output
     [line] = results.read_text().splitlines()
     assert json.loads(line)["instance_id"] == "tiny__calc-1" and json.loads(line)["outcome"] == "resolved"

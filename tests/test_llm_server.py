@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import interruptible
 
 from pytest_ohbench.testing.llm_server import EXHAUSTED, ScriptedLLMServer, credential_hash
 
@@ -289,7 +290,7 @@ def test_cli_prints_the_base_url_and_serves_until_interrupted(tmp_path: Path) ->
     script.write_text("scripts:\n  - responses: [{content: hello}]\n")
     process = subprocess.Popen(
         [sys.executable, "-m", "pytest_ohbench.testing.llm_server", str(script), "--port", "0", "--log", str(log)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=interruptible,
     )
     try:
         assert process.stdout is not None
