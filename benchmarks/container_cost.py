@@ -5,8 +5,8 @@
 An item whose agent works in a container pays for two: the agent's and the check's fresh
 one (grading integrity: never judged in the agent's own). Each round starts a container of
 the bundled ohbench__textkit-2 image with the harness's own DockerRuntime, as an item does,
-and times each stage: the start (create + start), the first command (it opens the shell
-channel), the history strip, the instance's tests (its suite's test command on its test patch's files), the agent's
+and times each stage: the start (create, attach to the channel's shell, start), the first
+command (through that channel), the history strip, the instance's tests (its suite's test command on its test patch's files), the agent's
 diff, and the removal. For each stage it prints the median wall time and the median CPU the
 whole machine spent (/proc/stat: dockerd, containerd, shims, runc, the kernel and the
 container's processes), with the containers' own share (cgroup accounting). Run it on a quiet
@@ -71,7 +71,7 @@ def main() -> None:
                 cpus=suite.container.cpus, memory=suite.container.memory,
             )
         try:
-            with timed("first command (opens the channel)"):
+            with timed("first command (channel attached at start)"):
                 runtime.execute("true")
             with timed("history strip"):
                 runtime.execute(strip)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
+import secrets
 import shlex
 import socket
 import tarfile
@@ -17,9 +19,10 @@ import docker
 import docker.errors
 import docker.utils
 from docker.models.containers import Container
+from docker.types import LogConfig
 
 from pytest_ohbench.runtime.base import TIMEOUT_EXIT_CODES, ExecResult, under_timeout
-from pytest_ohbench.runtime.channel import ChannelBroken, ChannelHolder
+from pytest_ohbench.runtime.channel import ChannelBroken, ChannelHolder, ShellChannel, channel_enabled, main_command
 
 RUN_LABEL = "ohbench.run_id"
 INSTANCE_LABEL = "ohbench.instance_id"
@@ -59,12 +62,13 @@ def container_name(run_id: str, instance_id: str) -> str:
 class DockerRuntime:
     """A started container. Commands run with bash under `timeout`; files move as tar."""
 
-    def __init__(self, container: Container, workdir: str) -> None:
+    def __init__(self, container: Container, workdir: str, attached: ShellChannel | None = None) -> None:
+        """`attached`: the channel to the container's main process, when start() made one."""
         self.container = container
         self.workdir = workdir
         # Commands go through one shell kept open in the container (see channel.py).
         api = container.client.api if container.client is not None else None
-        self.channel = ChannelHolder(api, container.id or "")
+        self.channel = ChannelHolder(api, container.id or "", attached)
         self.oom_kills = 0  # OOM kills already accounted to earlier commands
         self.slots: list[Any] = []  # engines.Slot places held on a limited engine until removal
         # Work a checker did on this fresh container before it was handed out (e.g. the history
@@ -88,17 +92,22 @@ class DockerRuntime:
         cpuset_cpus: str | None = None,
         volumes: dict[str, dict[str, str]] | None = None,
     ) -> "DockerRuntime":
-        """Start a detached container that idles until commands are executed in it.
+        """Start a container whose main process, the command channel's shell, waits for commands.
 
         `cpuset_cpus` ("1", "0-1") pins it to those CPUs (timing runs: no migrations).
         """
-        container = client.containers.run(
+        # The main process is the command channel's shell (channel.py), attached to before
+        # the start; with the channel off, an idle sleep.
+        end_token = f"ohbench-channel-ended-{secrets.token_hex(8)}"
+        use_channel = channel_enabled()
+        container = client.containers.create(
             image,
-            command=["sleep", "infinity"],
+            command=main_command(end_token) if use_channel else ["sleep", "infinity"],
             name=container_name(run_id, instance_id),
             labels={RUN_LABEL: run_id, INSTANCE_LABEL: instance_id, CONTROLLER_LABEL: controller},
-            detach=True,
             init=True,  # reaps the zombies that killed commands leave behind
+            stdin_open=use_channel,
+            log_config=LogConfig(type=LogConfig.types.NONE),  # no copy of every command's output on the engine's disk
             network_mode=network,
             nano_cpus=int(cpus * 1e9),
             mem_limit=int(docker.utils.parse_bytes(memory)) if isinstance(memory, str) else memory,
@@ -107,7 +116,21 @@ class DockerRuntime:
             cpuset_cpus=cpuset_cpus or None,
             volumes=volumes or {},  # e.g. the agent's read-only tree
         )
-        return cls(container, workdir)
+        attached = None
+        try:
+            if use_channel:
+                try:
+                    attached = ShellChannel.attach(client.api, container.id or "", end_token)
+                except docker.errors.DockerException:
+                    pass  # the engine refused the attach: commands use exec
+            container.start()
+        except BaseException:
+            if attached is not None:
+                attached.close()
+            with contextlib.suppress(docker.errors.DockerException):
+                container.remove(force=True)
+            raise
+        return cls(container, workdir, attached)
 
     @property
     def name(self) -> str:
