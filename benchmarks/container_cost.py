@@ -71,7 +71,7 @@ def main() -> None:
                 cpus=suite.container.cpus, memory=suite.container.memory,
             )
         try:
-            with timed("first command (channel attached at start)"):
+            with timed("first command (via the channel)"):
                 runtime.execute("true")
             with timed("history strip"):
                 runtime.execute(strip)
