@@ -21,6 +21,7 @@ from typing import Any
 
 from pytest_ohbench.errors import DatasetError
 from pytest_ohbench.tasks.model import CheckSpec, Reference, Task
+from pytest_ohbench.tasks.swe import _seconds
 
 REQUIRED = ("repo", "instance_id", "base_commit", "patch", "efficiency_test")
 # Every field of a perf record the harness knows (the unknown-field warning checks against it):
@@ -141,14 +142,6 @@ def _number(row: dict[str, Any], key: str, where: str) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise DatasetError(f"{where}: field '{key}' must be a number")
     return float(value)
-
-
-def _seconds(row: dict[str, Any], key: str, where: str) -> float | None:
-    """A positive number of seconds, or None when absent."""
-    value = _number(row, key, where)
-    if value is not None and value <= 0:
-        raise DatasetError(f"{where}: field '{key}' must be a positive number of seconds, got {row[key]!r}")
-    return value
 
 
 def is_perf_row(row: dict[str, Any]) -> bool:
