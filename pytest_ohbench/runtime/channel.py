@@ -72,7 +72,8 @@ class ShellChannel:
         return cls(api.exec_start(exec_id, socket=True, tty=False))
 
     def close(self) -> None:
-        """End the shell (closing its stdin ends it)."""
+        """Let go of the shell: an exec'd one ends with its stdin; the main process's idles
+        until the container is removed."""
         self._closed = True
         try:
             self._socket.close()
