@@ -202,7 +202,7 @@ class ChannelHolder:
         if self.channel is None and not self.failed:
             try:
                 self.channel = ShellChannel.by_exec(self.api, self.container_id)
-            except Exception:  # the engine refused the attach: exec still works
+            except Exception:  # the engine refused the exec of a shell: one exec per command still works
                 self.failed = True
         return self.channel
 

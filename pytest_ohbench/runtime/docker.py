@@ -118,11 +118,9 @@ class DockerRuntime:
         )
         attached = None
         try:
-            if use_channel:
-                try:
-                    attached = ShellChannel.attach(client.api, container.id or "", end_token)
-                except docker.errors.DockerException:
-                    pass  # the engine refused the attach: commands use exec
+            # Refused by the engine: the channel is opened with exec on the first command instead.
+            with contextlib.suppress(docker.errors.DockerException):
+                attached = ShellChannel.attach(client.api, container.id or "", end_token) if use_channel else None
             container.start()
         except BaseException:
             if attached is not None:
