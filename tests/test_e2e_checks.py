@@ -34,7 +34,8 @@ def leftover_containers(client: docker.DockerClient, run_id: str, settle: float 
     """Containers of the run still there (after up to `settle` seconds for removals under way)."""
     deadline = time.monotonic() + settle
     while True:
-        found = client.containers.list(all=True, filters={"label": f"{RUN_LABEL}={run_id}"})
+        # ignore_removed: a container the run removes between the listing and its inspection is gone.
+        found = client.containers.list(all=True, filters={"label": f"{RUN_LABEL}={run_id}"}, ignore_removed=True)
         if not found or time.monotonic() >= deadline:
             return found
         time.sleep(0.5)
@@ -138,7 +139,8 @@ def test_interrupted_run_keeps_finished_results_and_removes_containers(
         output = process.communicate(timeout=60)[0].decode()
     finally:
         if process.poll() is None:
-            process.kill()  # never left running into the next test
+            process.kill()  # never left running into the next test,
+            process.wait()  # and reaped: a zombie's pid looks alive to the next run's orphan sweep
     assert "KeyboardInterrupt" in output
     [line] = results.read_text().splitlines()
     assert json.loads(line)["instance_id"] == "tiny__calc-1" and json.loads(line)["outcome"] == "resolved"
