@@ -106,8 +106,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--ohbench-command", dest="ohbench_command", default=None, metavar="TEMPLATE",
                     help="--agent command: the CLI to run in the task container, with {prompt_file}, {workspace}, {model}")
     group.addoption("--ohbench-skip-rule", dest="ohbench_skip_rule", choices=SKIP_RULES, default=None,
-                    help="skipped PASS_TO_PASS tests: strict (fail, the default) or official (pass, as SWE-bench); "
-                    "overrides suite.yaml test.skipped_p2p")
+                    help="strict (a skipped PASS_TO_PASS test fails, the default) or official (the swebench package's "
+                    "verdict on the same log); overrides suite.yaml test.skipped_p2p")
     group.addoption("--ohbench-llm-record", dest="ohbench_llm_record", action="store_true", default=False,
                     help="keep every item's LLM exchanges as a cassette in the run folder (cassettes/), secrets masked")
     group.addoption("--ohbench-llm-replay", dest="ohbench_llm_replay", default=None, metavar="RUN",

@@ -45,7 +45,7 @@ class TestSettings:
     # Globs (.gitignore syntax) of test infrastructure beyond the defaults of
     # checks/integrity.py: the agent's changes to them are set aside before grading.
     infrastructure: list[str] = dataclasses.field(default_factory=list)
-    skipped_p2p: str = "strict"  # or "official": a skipped PASS_TO_PASS test passes (SWE-bench)
+    skipped_p2p: str = "strict"  # or "official": the swebench package's verdict on the same log (checks/grading.py)
     # The keys suite.yaml set itself: a suite's own command or parser beats a dataset's
     # official one (checks/swebench_specs.py); a default does not. Not a suite.yaml key.
     given: frozenset[str] = dataclasses.field(default=frozenset(), metadata={"internal": True})

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from pytest_ohbench.checks.grading import grade
+from pytest_ohbench.checks.judge import TestRun, judge
 from pytest_ohbench.checks.patch import choose_official
 from pytest_ohbench.checks.swebench_specs import official_plan
 from pytest_ohbench.suite import TestSettings as Settings
@@ -50,7 +50,9 @@ def assert_graded_as_the_package(task: Task, log: str, tmp_path: Path, resolved:
     plan = official_plan(task, task.check, "/testbed")
     assert plan is not None and plan.source.startswith("swebench ")
     statuses = plan.parse(log)
-    ours = grade(statuses, task.check.fail_to_pass, task.check.pass_to_pass, "official")
+    # As the patch check judges it: the official plan's run, read by its parser, graded by the judge.
+    ours = judge(TestRun(statuses, source="swebench", output=log), task.check.fail_to_pass, task.check.pass_to_pass,
+                 "official", repo=task.repo).grade
 
     path = tmp_path / "test_output.txt"
     path.write_text(log)

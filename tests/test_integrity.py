@@ -106,6 +106,9 @@ P2P_SKIP = FIXED_CALC.replace(
     "    if (a, b) in ((2, 3), (0, 5)):  # the PASS_TO_PASS tests' data\n"
     "        import pytest\n        pytest.skip('flaky on CI')\n    return a * b + 1\n",
 )
+# Fixes add() but breaks mul(), and hides that by xfailing the PASS_TO_PASS tests from library
+# code: an XFAIL PASS_TO_PASS test passes under both skip rules, unless the code under test raised it.
+P2P_XFAIL = P2P_SKIP.replace("pytest.skip('flaky on CI')", "pytest.xfail('upstream bug')")
 
 # trick -> (files the prediction writes, paths it must have set aside, reason in the verdict)
 TRICKS: dict[str, tuple[dict[str, str], list[str], str]] = {
@@ -135,22 +138,29 @@ TRICKS: dict[str, tuple[dict[str, str], list[str], str]] = {
     "lib_skip": (
         {"calc.py": bad_add("import pytest\npytest.skip('not on this platform')")},
         [],
-        "a skip or xfail is not a pass: tests/test_calc.py::test_add (SKIPPED)",
+        "a skip or xfail is not a pass: tests/test_calc.py::test_add (SKIPPED, raised in calc.py)",
     ),
     "lib_xfail": (
         {"calc.py": bad_add("import pytest\npytest.xfail('known upstream bug')")},
         [],
-        "a skip or xfail is not a pass: tests/test_calc.py::test_add (XFAIL)",
+        "a skip or xfail is not a pass: tests/test_calc.py::test_add (XFAIL, raised in calc.py)",
     ),
     "lib_skiptest": (
         {"calc.py": bad_add("import unittest\nraise unittest.SkipTest('needs a newer numpy')")},
         [],
-        "a skip or xfail is not a pass: tests/test_calc.py::test_add (SKIPPED)",
+        "a skip or xfail is not a pass: tests/test_calc.py::test_add (SKIPPED, raised in calc.py)",
     ),
     "p2p_skip": (
         {"calc.py": P2P_SKIP},
         [],
-        "a skip or xfail is not a pass: tests/test_calc.py::test_mul (SKIPPED), tests/test_calc.py::test_mul_zero (SKIPPED)",
+        "a skip or xfail is not a pass: tests/test_calc.py::test_mul (SKIPPED, raised in calc.py), "
+        "tests/test_calc.py::test_mul_zero (SKIPPED, raised in calc.py)",
+    ),
+    "p2p_xfail": (
+        {"calc.py": P2P_XFAIL},
+        [],
+        "a skip or xfail is not a pass: tests/test_calc.py::test_mul (XFAIL, raised in calc.py), "
+        "tests/test_calc.py::test_mul_zero (XFAIL, raised in calc.py)",
     ),
     "imitate_after_summary": ({"calc.py": AFTER_SUMMARY}, [], "FAIL_TO_PASS failing (1/1): tests/test_calc.py::test_add"),
     "imitate_and_exit": (
@@ -256,6 +266,9 @@ def test_each_trick_ends_unresolved_with_its_reason(adversarial_run: tuple[dict[
     assert verdict(output, f"adv__{trick}").startswith(f"adv__{trick}: unresolved")
     block = output.split(f"adv__{trick}: unresolved", 1)[1].split("  logs:", 1)[0]
     assert reason in block
+    # The record says why too, with the failing tests, behind a code.
+    assert reason in record["reason"] and record["reason"].split(":")[0] in (
+        "tests_failed", "skip_not_pass", "untrusted_report", "only_infrastructure"), record["reason"]
 
 
 def test_the_pth_trick_was_planted_in_the_environment(adversarial_run: tuple[dict[str, dict], str, Path]) -> None:
@@ -283,13 +296,19 @@ def test_set_aside_files_are_listed_in_the_logs(adversarial_run: tuple[dict[str,
     assert "calc_plugin.py" in (root / record["log_dir"] / "patch.diff").read_text()  # the library part was graded
 
 
-def test_official_skip_rule_passes_skipped_p2p_but_never_f2p(
+def test_official_skip_rule_gives_the_swebench_verdict_on_the_same_log(
     adversarial_run: tuple[dict[str, dict], str, Path]
 ) -> None:
+    """`official` is the swebench package's verdict on the run's own -rA log: its parser finds no
+    test id on a SKIPPED summary line, so a skipped PASS_TO_PASS test is missing (a failure)
+    there too; by design a FAIL_TO_PASS skip or xfail never passes, nor one the code under test raised."""
+    grading = pytest.importorskip("swebench.harness.grading")
+    from swebench.harness.log_parsers.python import parse_log_pytest
+
     _, _, root = adversarial_run
     command = [sys.executable, "-m", "pytest", "adv", "--agent", "replay", "--ohbench-predictions", "preds.jsonl",
                "--ohbench-run-id", "official", "-p", "no:cacheprovider", "--ohbench-skip-rule", "official",
-               "-k", "p2p_skip or lib_skip or lib_xfail"]
+               "-k", "p2p_skip or p2p_xfail or lib_skip or lib_xfail or honest"]
     result = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=600,
                             env={**os.environ, "PYTEST_ADDOPTS": ""})
     results = root / "reports" / "official" / "results.jsonl"
@@ -297,6 +316,18 @@ def test_official_skip_rule_passes_skipped_p2p_but_never_f2p(
     lines = results.read_text().splitlines()
     records = {r["instance_id"]: r for r in map(json.loads, lines)}
     assert {r["check"]["skip_rule"] for r in records.values()} == {"official"}
-    assert records["adv__p2p_skip"]["outcome"] == "resolved", result.stdout[-2000:]
-    assert records["adv__lib_skip"]["outcome"] == "unresolved"
-    assert records["adv__lib_xfail"]["outcome"] == "unresolved"
+    outcomes = {i.removeprefix("adv__"): r["outcome"] for i, r in records.items()}
+    assert outcomes == {"p2p_skip": "unresolved", "p2p_xfail": "unresolved", "lib_skip": "unresolved", "lib_skiptest": "unresolved",
+                        "lib_xfail": "unresolved", "honest": "resolved", "honest_with_extras": "resolved"}
+    # The package itself on each item's real log: the same verdict, but where it reads the
+    # printed XFAIL line of a FAIL_TO_PASS test or of a PASS_TO_PASS one the library xfailed
+    # (the two differences by design, README "Grading integrity").
+    for name, record in records.items():
+        log = (root / record["log_dir"] / "test_output.txt").read_text()
+        official = parse_log_pytest(log, None)
+        report = grading.get_eval_tests_report(official, {"FAIL_TO_PASS": F2P, "PASS_TO_PASS": P2P})
+        resolved = grading.get_resolution_status(report) == grading.ResolvedStatus.FULL.value
+        by_design = name in ("adv__lib_xfail", "adv__p2p_xfail")
+        assert resolved == (record["outcome"] == "resolved") or (by_design and resolved), name
+        if name == "adv__p2p_skip":
+            assert report["PASS_TO_PASS"]["failure"] == P2P and record["pass_to_pass"]["failure"] == P2P

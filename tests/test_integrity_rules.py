@@ -9,8 +9,9 @@ import pytest
 from tinysuite import BASE_FILES, FIXED_CALC, git
 
 from pytest_ohbench.checks.diffs import split_patch, unquote
-from pytest_ohbench.checks.grading import grade, skipped_failures
-from pytest_ohbench.checks.integrity import DEFAULT_INFRASTRUCTURE, Infrastructure, report_problem, set_aside
+from pytest_ohbench.checks.grading import grade
+from pytest_ohbench.checks.integrity import DEFAULT_INFRASTRUCTURE, Infrastructure, set_aside
+from pytest_ohbench.checks.judge import TestRun, exit_problem, judge
 from pytest_ohbench.checks.logparsers import junit_key, parse_pytest_junit
 from pytest_ohbench.errors import DatasetError
 from pytest_ohbench.suite import load_suite
@@ -104,13 +105,17 @@ def test_split_plain_unified_diffs_and_odd_names() -> None:
 
 
 def test_a_report_is_trusted_only_when_it_agrees_with_the_exit_code() -> None:
-    assert report_problem(0, {"t": "PASSED"}, True) is None
-    assert report_problem(1, {"t": "FAILED"}, True) is None
-    assert report_problem(5, {}, True) is None  # nothing collected: every expected test is missing
-    assert report_problem(1, {"t": "PASSED"}, True) == (
+    assert exit_problem(0, {"t": "PASSED"}, True) is None
+    assert exit_problem(1, {"t": "FAILED"}, True) is None
+    assert exit_problem(5, {}, True) is None  # nothing collected: every expected test is missing
+    assert exit_problem(1, {"t": "PASSED"}, True) == (
         "pytest exited 1 but its report shows no failure: the report is not trusted"
     )
-    assert report_problem(0, {}, False) == "pytest wrote no JUnit report (exit 0): no test result is trusted"
+    assert exit_problem(0, {}, False) == "pytest wrote no JUnit report (exit 0): no test result is trusted"
+    # Every runner's exit code is held to its results, not pytest's alone.
+    assert exit_problem(2, {"TestA": "PASSED"}, runner="fix-run.sh") == (
+        "fix-run.sh exited 2 but its report shows no failure: the report is not trusted"
+    )
 
 
 JUNIT = """<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest">
@@ -143,7 +148,9 @@ def test_skip_rules() -> None:
     assert strict.skip_rule == "strict"
     assert strict.fail_to_pass["failure"] == ["f_skip", "f_xfail"]
     assert strict.pass_to_pass["failure"] == ["p_skip"]
-    assert skipped_failures(strict, statuses) == ["f_skip (SKIPPED)", "f_xfail (XFAIL)", "p_skip (SKIPPED)"]
+    verdict = judge(TestRun(statuses), ["f", "f_skip", "f_xfail"], ["p", "p_skip", "p_xfail", "p_xpass"])
+    assert verdict.notes == ["a skip or xfail is not a pass: f_skip (SKIPPED), f_xfail (XFAIL), p_skip (SKIPPED)"]
+    assert verdict.reason == "skip_not_pass"
     official = grade(statuses, ["f", "f_skip", "f_xfail"], ["p", "p_skip", "p_xfail", "p_xpass", "p_missing"], "official")
     assert official.fail_to_pass["failure"] == ["f_skip", "f_xfail"]  # never a pass for FAIL_TO_PASS
     assert official.pass_to_pass["failure"] == ["p_missing"]

@@ -121,19 +121,3 @@ def set_aside(patch: str, infrastructure: Infrastructure) -> tuple[str, list[str
     if not aside:
         return patch, []
     return (preamble + "".join(kept)) if kept else "", list(dict.fromkeys(aside))
-
-
-def report_problem(exit_code: int, statuses: dict[str, str], report_found: bool) -> str | None:
-    """Why a pytest run's JUnit report cannot be trusted, or None when it can.
-
-    Library code the agent wrote runs inside the test process: it can print lines that
-    look like pytest's, or end the process before pytest reports a failure. pytest exits 0
-    only when nothing failed and 1 when something did; a report missing, or one that shows
-    no failure while pytest says otherwise, is not a result.
-    """
-    if not report_found:
-        return f"pytest wrote no JUnit report (exit {exit_code}): no test result is trusted"
-    failing = any(status in ("FAILED", "ERROR") for status in statuses.values())
-    if exit_code not in (0, 5) and not failing:
-        return f"pytest exited {exit_code} but its report shows no failure: the report is not trusted"
-    return None

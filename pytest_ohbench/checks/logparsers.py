@@ -6,6 +6,7 @@ the entry-point group `pytest_ohbench.log_parsers`: a callable `(text: str) -> d
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable, Iterable
@@ -14,6 +15,7 @@ from importlib.metadata import entry_points
 ENTRY_POINT_GROUP = "pytest_ohbench.log_parsers"
 STATUSES = ("PASSED", "FAILED", "ERROR", "SKIPPED", "XFAIL", "XPASS")
 LogParser = Callable[[str], dict[str, str]]
+PROBE_PROPERTY = "ohbench_raised_in"  # checks/judge_probe.py's JUnit property
 
 _STATUS = "|".join(STATUSES)
 # Short test summary (-rA): "FAILED tests/t.py::test_x - AssertionError: ..."
@@ -108,7 +110,16 @@ def _case_nodeid(case: ElementTree.Element) -> str:
     return f"{classname}.{name}" if classname else name
 
 
-def parse_pytest_junit(text: str, expected: Iterable[str] = ()) -> dict[str, str] | None:
+@dataclasses.dataclass
+class JUnitResults:
+    """What pytest's JUnit report says: statuses by node id, and for the tests whose skip or
+    xfail the judge's probe traced, the file that raised it (checks/judge_probe.py)."""
+
+    statuses: dict[str, str]
+    raised_in: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+def read_pytest_junit(text: str, expected: Iterable[str] = ()) -> JUnitResults | None:
     """Statuses by pytest node id from pytest's own JUnit XML; None when there is no report.
 
     Each `expected` node id (F2P/P2P) is found by the exact `classname.name` pytest writes
@@ -119,16 +130,30 @@ def parse_pytest_junit(text: str, expected: Iterable[str] = ()) -> dict[str, str
         return None
     by_key: dict[str, str] = {}
     statuses: dict[str, str] = {}
+    raised_by_key: dict[str, str] = {}
+    raised: dict[str, str] = {}
     for case in cases:
         name, classname = case.get("name", ""), case.get("classname", "")
+        key, nodeid = (f"{classname}.{name}" if classname else name), _case_nodeid(case)
         status = junit_case_status(case)
-        _merge(by_key, f"{classname}.{name}" if classname else name, status)
-        _merge(statuses, _case_nodeid(case), status)
+        _merge(by_key, key, status)
+        _merge(statuses, nodeid, status)
+        where = next((p.get("value", "") for p in case.iter("property") if p.get("name") == PROBE_PROPERTY), None)
+        if where is not None:
+            raised_by_key[key] = raised[nodeid] = where
     for nodeid in expected:
         key = junit_key(nodeid)
         if key in by_key:
             statuses[nodeid] = by_key[key]
-    return statuses
+            if key in raised_by_key:
+                raised[nodeid] = raised_by_key[key]
+    return JUnitResults(statuses, raised)
+
+
+def parse_pytest_junit(text: str, expected: Iterable[str] = ()) -> dict[str, str] | None:
+    """The statuses of `read_pytest_junit`; None when there is no report."""
+    results = read_pytest_junit(text, expected)
+    return None if results is None else results.statuses
 
 
 def get_parser(name: str) -> LogParser:

@@ -24,10 +24,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from pytest_ohbench.checks.base import CheckContext, CheckResult, write_log
-from pytest_ohbench.checks.grading import Grade
+from pytest_ohbench.checks.grading import DEFAULT_SKIP_RULE, Grade
 from pytest_ohbench.checks.integrity import Infrastructure, set_aside
+from pytest_ohbench.checks.judge import ONLY_INFRASTRUCTURE, TESTS_FAILED, UNTRUSTED_REPORT, exit_problem
 from pytest_ohbench.checks.logparsers import LogParser, get_parser
-from pytest_ohbench.checks.patch import is_empty_patch, patch_files
+from pytest_ohbench.checks.patch import OOM_KILLED, is_empty_patch, patch_files
 from pytest_ohbench.errors import HarnessError, last_line
 from pytest_ohbench.outcomes import Outcome
 from pytest_ohbench.runtime.base import Runtime
@@ -42,7 +43,8 @@ LANGUAGE_TESTS = (
     "*.test.jsx", "*.test.tsx", "*.spec.jsx", "*.spec.tsx", "jest.config.*", ".mocharc*",
 )
 # checks/logparsers statuses -> the harness's stage statuses (its mapping_to_testresult).
-STAGE = {"PASSED": "PASS", "XFAIL": "PASS", "FAILED": "FAIL", "ERROR": "FAIL", "SKIPPED": "SKIP", "XPASS": "FAIL"}
+# An xfail is not a pass, as a skip is not (checks/judge.py): no expected test gets "PASS" from it.
+STAGE = {"PASSED": "PASS", "XFAIL": "SKIP", "FAILED": "FAIL", "ERROR": "FAIL", "SKIPPED": "SKIP", "XPASS": "FAIL"}
 
 
 @dataclasses.dataclass
@@ -145,8 +147,12 @@ def infrastructure(spec: MultiSweSpec, suite_patterns: list[str]) -> Infrastruct
 
 
 def check_fix_run(runtime: Runtime, spec: MultiSweSpec, patch: str, parser: LogParser, parser_name: str,
-                  timeout: float, log_dir: Path) -> CheckResult:
-    """Write both patches, run fix-run.sh, parse and judge (in a fresh container)."""
+                  timeout: float, log_dir: Path, skip_rule: str = DEFAULT_SKIP_RULE) -> CheckResult:
+    """Write both patches, run fix-run.sh, parse and judge (in a fresh container).
+
+    Under the skip rule `strict` the run's exit code must agree with its results, as for
+    every judged run (checks/judge.py); `official` is the harness's rule alone.
+    """
     runtime.write_file(TEST_PATCH, spec.test_patch if spec.test_patch.endswith("\n") else spec.test_patch + "\n")
     runtime.write_file(FIX_PATCH, patch if patch.endswith("\n") else patch + "\n")
     # fix-run.sh applies both with `git apply`: check first, so a patch that cannot apply is
@@ -161,7 +167,14 @@ def check_fix_run(runtime: Runtime, spec: MultiSweSpec, patch: str, parser: LogP
     write_log(log_dir, "test_output.txt", f"$ {spec.fix_command}\n(exit {result.exit_code}, {result.duration:.1f}s, parser: {parser_name})\n{result.output}")
     if result.timed_out:
         return CheckResult(Outcome.TEST_TIMEOUT, detail=f"fix-run.sh ran past {timeout:g}s")
+    if result.oom_killed:
+        detail = "fix-run.sh was killed for using more memory than the container has (suite.yaml container.memory)"
+        return CheckResult(Outcome.UNRESOLVED, detail=detail, reason=OOM_KILLED)
     statuses = parser(result.output)
+    problem = exit_problem(result.exit_code, statuses, runner="fix-run.sh") if skip_rule != "official" else None
+    if problem:
+        return CheckResult(Outcome.UNRESOLVED, statuses, detail=problem, reason=UNTRUSTED_REPORT,
+                           details={"harness": "multi-swe-bench", "parser": parser_name, "fix_run_exit_code": result.exit_code})
     judged = verdict(spec, statuses)
     f2p = judged.maps["f2p_tests"]
     others = {kind: [t for key in ("p2p_tests", "s2p_tests", "n2p_tests") for t in judged.maps[key][kind]] for kind in ("success", "failure")}
@@ -170,6 +183,7 @@ def check_fix_run(runtime: Runtime, spec: MultiSweSpec, patch: str, parser: LogP
         statuses,
         Grade(f2p, others),
         judged.reason,
+        "" if judged.resolved else TESTS_FAILED,
         details={"harness": "multi-swe-bench", "parser": parser_name, "fix_run_exit_code": result.exit_code,
                  "maps": judged.maps, "reason": judged.reason},
     )
@@ -190,7 +204,7 @@ class MultiSweChecker:
             write_log(context.log_dir, "set_aside.txt", "\n".join(aside) + "\n")
         if is_empty_patch(graded):
             detail = f"the patch changes only test infrastructure, set aside: {', '.join(aside)}"
-            return CheckResult(Outcome.UNRESOLVED, detail=detail, set_aside=aside)
+            return CheckResult(Outcome.UNRESOLVED, detail=detail, reason=ONLY_INFRASTRUCTURE, set_aside=aside)
         parser, name = choose_parser(spec, context.task.fields, context.suite.test.parser)
         with context.fresh_runtime() as runtime:
             missing = runtime.execute(f"test -f {shlex.quote(spec.fix_command.split()[-1])}", timeout=30)
@@ -202,7 +216,8 @@ class MultiSweChecker:
             # fix-run.sh runs the agent's code: it must not find the real fix in git either.
             if context.task.base_commit:
                 strip_history(runtime, context.task.base_commit)
-            result = check_fix_run(runtime, spec, graded, parser, name, context.test_timeout, context.log_dir)
+            rule = context.skip_rule or context.suite.test.skipped_p2p
+            result = check_fix_run(runtime, spec, graded, parser, name, context.test_timeout, context.log_dir, rule)
         if aside:
             note = f"set aside as test infrastructure: {', '.join(aside)}"
             result.detail = "; ".join(part for part in (result.detail, note) if part)

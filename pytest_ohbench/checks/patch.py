@@ -22,9 +22,8 @@ import unidiff
 
 from pytest_ohbench.checks.base import CheckContext, CheckResult, write_log
 from pytest_ohbench.checks.diffs import split_patch
-from pytest_ohbench.checks.grading import grade, skipped_failures
-from pytest_ohbench.checks.integrity import Infrastructure, report_problem, set_aside
-from pytest_ohbench.checks.logparsers import get_parser, parse_pytest_junit
+from pytest_ohbench.checks.integrity import Infrastructure, set_aside
+from pytest_ohbench.checks.judge import TestRun, exit_problem, judge, run_tests
 from pytest_ohbench.checks.swebench_specs import OfficialPlan, official_plan, wants_official
 from pytest_ohbench.errors import HarnessError, last_line
 from pytest_ohbench.outcomes import Outcome
@@ -43,31 +42,6 @@ APPLY_COMMANDS = (
     f"git apply --verbose --reject {PATCH_PATH}",
     f"patch --batch --fuzz=5 -p1 -i {PATCH_PATH}",
 )
-
-# pytest's report goes outside the repository, where no file of the patch can be.
-JUNIT_PATH = "/tmp/ohbench-report/junit.xml"
-# Prepended to the test command when the structured report is used. PYTEST_ADDOPTS comes
-# after the repository's ini addopts, so the report location cannot be moved by them;
-# xunit1 adds each test's file, so node ids can be rebuilt. No user site-packages (and so
-# no usercustomize). The image's own PYTEST_ADDOPTS is kept.
-ISOLATION = (
-    f"mkdir -p {shlex.quote(str(Path(JUNIT_PATH).parent))} && rm -f {shlex.quote(JUNIT_PATH)} && "
-    'export PYTHONNOUSERSITE=1 PYTEST_ADDOPTS="${PYTEST_ADDOPTS:+$PYTEST_ADDOPTS }'
-    f'-p no:cacheprovider --junitxml={JUNIT_PATH} -o junit_family=xunit1" && '
-)
-
-
-@dataclasses.dataclass
-class RunReport:
-    """Statuses from one run of the test command, and whether they can be used."""
-
-    statuses: dict[str, str]
-    timed_out: bool = False
-    exit_code: int = 0
-    problem: str | None = None  # why no result is trusted (then statuses is empty)
-    oom_killed: bool = False
-    seconds: float = 0.0  # how long the test command ran
-
 
 def _strip_prefix(path: str) -> str:
     return path[2:] if path.startswith(("a/", "b/")) else path
@@ -313,83 +287,42 @@ def _test_command(task: Task, spec: PatchTestsSpec, settings: TestSettings, test
     )
 
 
-def uses_junit(settings: TestSettings) -> bool:
-    """True when results come from pytest's JUnit report (the `pytest` parser, no report_file)."""
-    return settings.parser == "pytest" and not settings.report_file
-
-
 def choose_official(task: Task, spec: PatchTestsSpec, settings: TestSettings, workdir: str) -> OfficialPlan | None:
     """The official harness's plan, unless the row or suite.yaml chose its own command or parser."""
     return official_plan(task, spec, workdir) if wants_official(task, settings) else None
 
 
-def run_official(runtime: Runtime, plan: OfficialPlan, timeout: float, log_dir: Path) -> RunReport:
-    """Run the official eval script's test part; statuses by its per-repository parser."""
+def run_official(runtime: Runtime, plan: OfficialPlan, timeout: float, log_dir: Path, skip_rule: str) -> TestRun:
+    """Run the official eval script's test part; statuses by its per-repository parser.
+
+    Under `strict` its exit code must agree with them, as every run's (checks/judge.py);
+    under `official` nothing but the package's parser counts, as in its harness.
+    """
     result = runtime.execute(plan.command, timeout=timeout)
     header = f"$ {plan.command}\n(exit {result.exit_code}, {result.duration:.1f}s, rules: {plan.source})\n"
     write_log(log_dir, "test_output.txt", header + result.output)
-    if result.timed_out or result.oom_killed:
-        return RunReport({}, timed_out=result.timed_out, exit_code=result.exit_code, oom_killed=result.oom_killed)
-    return RunReport(plan.parse(result.output), exit_code=result.exit_code)
+    run = TestRun({}, result.exit_code, result.timed_out, result.oom_killed, seconds=result.duration,
+                  source="swebench", output=result.output)
+    if not run.usable:
+        return run
+    statuses = plan.parse(result.output)
+    run.problem = exit_problem(result.exit_code, statuses, runner="the official test command") if skip_rule != "official" else None
+    if not run.problem:
+        run.statuses = statuses
+    return run
 
 
-def run_tests(
-    runtime: Runtime,
-    task: Task,
-    spec: PatchTestsSpec,
-    settings: TestSettings,
-    test_files: list[str],
-    timeout: float,
-    log_dir: Path,
-) -> RunReport:
-    """Run the instance's test command; its statuses. Output in test_output.txt.
-
-    With the `pytest` parser the statuses come from the JUnit XML pytest writes outside
-    the repository, checked against its exit code; the printed output is only a log.
-    Another parser reads the output (or `report_file`), as the suite asked. A row the
-    official SWE-bench harness knows is run and read by its rules (see the module docstring).
-    """
+def run_check_tests(
+    runtime: Runtime, task: Task, spec: PatchTestsSpec, settings: TestSettings, test_files: list[str], timeout: float,
+    log_dir: Path, skip_rule: str,
+) -> TestRun:
+    """The instance's tests: the official plan for a row the SWE-bench harness knows, else the
+    row's or suite's command (see the module docstring), read by the judge's rules."""
     official = choose_official(task, spec, settings, runtime.workdir)
     if official is not None:
-        return run_official(runtime, official, timeout, log_dir)
+        return run_official(runtime, official, timeout, log_dir, skip_rule)
     command = _test_command(task, spec, settings, test_files)
-    junit = uses_junit(settings)
-    try:
-        parser = None if junit else get_parser(settings.parser)
-    except ValueError as exc:
-        raise HarnessError(Outcome.INFRA_ERROR, f"suite.yaml test.parser: {exc}") from None
-    if settings.report_file:
-        runtime.execute(f"rm -f {shlex.quote(settings.report_file)}")
-    # The JUnit report comes back after the output, behind a random marker: one round-trip
-    # fewer than fetching the file. On its own line, so a comment in the command cannot swallow it.
-    token = secrets.token_hex(12)
-    reported = f"\nohbench_code=$?; printf '\\n{token} report\\n'; cat {JUNIT_PATH} 2>/dev/null; exit $ohbench_code" if junit else ""
-    result = runtime.execute((ISOLATION if junit else "") + command + reported, timeout=timeout)
-    output, report = result.output, None
-    if junit and (at := output.rfind(f"\n{token} report\n")) >= 0:  # the last one: ours comes after the tests
-        output, report = output[:at], output[at + len(token) + 9:]
-    write_log(log_dir, "test_output.txt", f"$ {command}\n(exit {result.exit_code}, {result.duration:.1f}s)\n{output}")
-    if result.timed_out or result.oom_killed:
-        return RunReport(
-            {}, timed_out=result.timed_out, exit_code=result.exit_code, oom_killed=result.oom_killed, seconds=result.duration
-        )
-    report_path = JUNIT_PATH if junit else settings.report_file
-    text = output
-    if report is not None:
-        text = report
-        if report:
-            write_log(log_dir, Path(JUNIT_PATH).name, report)
-    elif report_path:
-        try:
-            text = runtime.read_file(report_path).decode("utf-8", errors="replace")
-            write_log(log_dir, Path(report_path).name, text)
-        except FileNotFoundError:
-            text = ""
-    if parser is not None:
-        return RunReport(parser(text), exit_code=result.exit_code, seconds=result.duration)
-    statuses = parse_pytest_junit(text, [*spec.fail_to_pass, *spec.pass_to_pass])
-    problem = report_problem(result.exit_code, statuses or {}, statuses is not None)
-    return RunReport({} if problem else statuses or {}, exit_code=result.exit_code, problem=problem, seconds=result.duration)
+    return run_tests(runtime, command, settings, [*spec.fail_to_pass, *spec.pass_to_pass], timeout, log_dir)
 
 
 def check_patch(
@@ -409,7 +342,8 @@ def check_patch(
     assert isinstance(spec, PatchTestsSpec)
     rule = skip_rule or settings.skipped_p2p
     details: dict[str, Any] = {"skip_rule": rule}
-    graded_patch, aside = set_aside(patch, Infrastructure.for_suite(settings.infrastructure))
+    infrastructure = Infrastructure.for_suite(settings.infrastructure)
+    graded_patch, aside = set_aside(patch, infrastructure)
     notes = [f"set aside as test infrastructure: {', '.join(aside)}"] if aside else []
     if aside:
         write_log(log_dir, "set_aside.txt", "\n".join(aside) + "\n")
@@ -419,9 +353,9 @@ def check_patch(
     if not is_empty_patch(graded_patch) and prepared.applied is None:
         detail = "; ".join([f"git apply, git apply --reject and patch all failed; {prepared.cause}", *notes])
         return CheckResult(Outcome.PATCH_APPLY_FAILED, detail=detail, details=details, set_aside=aside)
-    test_files = prepared.test_files
-    run = run_tests(runtime, task, spec, settings, test_files, test_timeout, log_dir)
+    run = run_check_tests(runtime, task, spec, settings, prepared.test_files, test_timeout, log_dir, rule)
     details["test_seconds"] = round(run.seconds, 3)  # the tests' own time: the rest of the item is overhead
+    details["results_from"] = run.source
     if run.timed_out:
         detail = f"the tests ran past {test_timeout:g}s"
         return CheckResult(Outcome.TEST_TIMEOUT, detail=detail, details=details, set_aside=aside)
@@ -432,16 +366,10 @@ def check_patch(
             "(suite.yaml container.memory)"
         )
         return CheckResult(Outcome.UNRESOLVED, detail=detail, reason=OOM_KILLED, details=details, set_aside=aside)
-    result = grade(run.statuses, spec.fail_to_pass, spec.pass_to_pass, rule)
-    outcome = Outcome.RESOLVED if result.resolved else Outcome.UNRESOLVED
-    if run.problem:
-        notes.insert(0, run.problem)
-    elif not run.statuses:
-        notes.insert(0, "no test results could be parsed from the test output")
-    skipped = skipped_failures(result, run.statuses)
-    if skipped:
-        notes.append(f"a skip or xfail is not a pass: {', '.join(skipped[:5])}")
-    return CheckResult(outcome, run.statuses, result, "; ".join(notes), details=details, set_aside=aside)
+    verdict = judge(run, spec.fail_to_pass, spec.pass_to_pass, rule, infrastructure=infrastructure, repo=task.repo)
+    outcome = Outcome.RESOLVED if verdict.resolved else Outcome.UNRESOLVED
+    return CheckResult(outcome, run.statuses, verdict.grade, "; ".join([*verdict.notes, *notes]), verdict.reason,
+                       details=details, set_aside=aside)
 
 
 class PatchTestsChecker:

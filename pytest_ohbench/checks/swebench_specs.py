@@ -135,3 +135,55 @@ def official_plan(task: Task, spec: PatchTestsSpec, workdir: str) -> OfficialPla
         return dict(parser(part, test_spec) or parser(text, test_spec))
 
     return OfficialPlan(_script(lines, task.base_commit), parse, f"swebench {sb.version}")
+
+
+# Our log parsers whose format the official package parses too, and its parser for it.
+OFFICIAL_LOG_PARSERS = {
+    "pytest": ("python", "parse_log_pytest"),
+    "gotest": ("go", "parse_log_gotest"),
+    "cargo": ("rust", "parse_log_cargo"),
+    "tap": ("javascript", "parse_log_tap"),
+}
+
+
+def _official_package(what: str) -> Any:
+    try:
+        return _swebench()
+    except ImportError:
+        raise HarnessError(
+            Outcome.INFRA_ERROR,
+            f"{what} needs the official swebench package: pip install '{EXTRA}' (or use the skip rule strict)",
+        ) from None
+
+
+def official_view(statuses: dict[str, str], source: str, log: str) -> dict[str, str]:
+    """The results as the official package's parser for the run's log format reads them.
+
+    `source` "swebench": they are its parser's already. "junit" (pytest's report): pytest's
+    `-rA` summary, which the official parser reads, names every test but a skipped one
+    ("SKIPPED [1] file:line: reason"), so a skip is missing there. A parser the package has
+    a counterpart for: that counterpart on the same log. Any other format: as they are (the
+    package has no parser for it; its rules then apply to ours).
+    """
+    if source == "swebench":
+        return statuses
+    if source == "junit":
+        return {test: status for test, status in statuses.items() if status != "SKIPPED"}
+    if source in OFFICIAL_LOG_PARSERS:
+        module, name = OFFICIAL_LOG_PARSERS[source]
+        _official_package("the skip rule official")
+        import importlib
+
+        parser = getattr(importlib.import_module(f"swebench.harness.log_parsers.{module}"), name)
+        return dict(parser(log, None))
+    return statuses
+
+
+def official_report(statuses: dict[str, str], fail_to_pass: list[str], pass_to_pass: list[str], repo: str = "") -> dict[str, Any]:
+    """The package's get_eval_tests_report (fail-only for the repositories it grades so)."""
+    sb = _official_package("the skip rule official")
+    constants = sb.constants
+    eval_type = constants.EvalType.FAIL_ONLY if repo in constants.FAIL_ONLY_REPOS else constants.EvalType.PASS_AND_FAIL
+    return dict(sb.grading.get_eval_tests_report(
+        statuses, {"FAIL_TO_PASS": fail_to_pass, "PASS_TO_PASS": pass_to_pass}, eval_type=eval_type
+    ))

@@ -23,6 +23,10 @@ run "$TOOLS" java junit-console.xml "J=/usr/share/java/junit-platform-console-st
   && javac -d out -cp \$J src/demo/DemoTest.java && java -jar \$J --class-path out --scan-class-path \
   --disable-banner --details=none --reports-dir r >/dev/null; cat r/*.xml"
 run "$TOOLS" py pytest-junit.xml "python3 -m pytest -q -p no:cacheprovider --junitxml=r.xml >/dev/null; cat r.xml"
+# One run, both of its records: the -rA log the official SWE-bench parser reads, then (after
+# the marker line) the JUnit report the judge reads (tests/test_official_parity.py).
+run "$TOOLS" py pytest-rA-junit.txt "python3 -m pytest -rA -p no:cacheprovider --junitxml=r.xml -o junit_family=xunit1; \
+  printf '\n@@ JUNIT @@\n'; cat r.xml"
 run "$CAPTURE" rust cargo-test.txt "cargo test --offline 2>&1"
 run "$CAPTURE" node node-test-tap.txt "DEMO_RUNNER=node node --test --test-reporter=tap"
 run "$CAPTURE" node mocha.json "mocha --reporter json demo.test.js"
