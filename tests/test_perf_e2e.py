@@ -175,3 +175,43 @@ def test_the_bundled_records_match_their_generator() -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.count("traps caught by") == len(INSTANCES)
+
+
+def test_a_human_commit_that_does_not_replay_here_is_flagged_and_left_out_of_rates(
+    pytester: pytest.Pytester, perf_suite: Path
+) -> None:
+    """seqtools' human patch made slower on purpose (a copy of the seen list at every item):
+    its replay on this machine is below GSO's 1.2x bar, so the task is `replay_invalid` in the
+    record, summary.json and report.html, and left out of the rates; gridpaths still counts."""
+    tools = make_datasets()
+    task = next(t for t in tools.TASKS if t["repo"] == "seqtools")
+    with tempfile.TemporaryDirectory() as tmp:
+        repo = Path(tmp) / "repo"
+        tools.history(task, repo)
+        tools.git(repo, "checkout", "-q", "HEAD~1")
+        tools.edit(repo, {"seqtools/core.py": [("        if marker not in seen:\n", "        if marker not in list(seen):\n")]})
+        slower = tools.git(repo, "diff")
+    dataset = perf_suite / "perf.jsonl"
+    rows = [json.loads(line) for line in dataset.read_text().splitlines()]
+    for row in rows:
+        if row["repo"] == "ohbench/seqtools":
+            row["patch"] = slower
+    dataset.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    result = pytester.runpytest_subprocess("suites", "-k", "seqtools or gridpaths", "--agent", "oracle", "--ohbench-run-id", "replay")
+    result.assert_outcomes(passed=1, failed=1)
+    found = {r["instance_id"]: r for r in records(pytester, "replay")}
+    seqtools, gridpaths = found["ohbench__seqtools-perf-1"], found["ohbench__gridpaths-perf-1"]
+    assert seqtools["flags"] == ["replay_invalid"] and gridpaths["flags"] == []
+    replay = seqtools["check"]["replay"]
+    assert (replay["valid"], replay["reason"], replay["bar"]) == (False, "below_bar", 1.2)
+    assert replay["human_speedup"] < 1.2 and gridpaths["check"]["replay"]["valid"]
+    # The run folder keeps each task's replay, measured once.
+    assert json.loads((pytester.path / "reports" / "replay" / "perf_replay" / "ohbench__seqtools-perf-1.json").read_text())["valid"] is False
+    summary = json.loads((pytester.path / "reports" / "replay" / "summary.json").read_text())
+    (group,) = summary["groups"]
+    assert (group["items"], group["instances"], group["replay_invalid"], group["resolved_rate"]) == (2, 1, 1, 1.0)
+    assert summary["perf"]["replay"]["ohbench__seqtools-perf-1"]["valid"] is False
+    assert summary["perf"]["tasks"]["ohbench__seqtools-perf-1"]["oracle"]["replay_invalid"] is True
+    page = (pytester.path / "reports" / "replay" / "report.html").read_text()
+    assert "<b>replay_invalid</b>" in page and "<b class='ohbench-flag'>replay_invalid</b>" in page
+    result.stdout.fnmatch_lines(["*1 task(s) whose human commit does not replay here*ohbench__seqtools-perf-1*"])

@@ -38,6 +38,7 @@ class CheckResult:
     reason: str = ""  # for the record when the outcome alone does not say why, e.g. oom_killed
     details: dict[str, Any] = dataclasses.field(default_factory=dict)  # kind-specific, plain JSON: record.check
     set_aside: list[str] = dataclasses.field(default_factory=list)  # agent-changed test infrastructure, not graded
+    flags: list[str] = dataclasses.field(default_factory=list)  # the record's flags, e.g. replay_invalid
 
 
 @dataclasses.dataclass
@@ -55,6 +56,7 @@ class CheckContext:
     fresh_runtime: Callable[..., AbstractContextManager["Runtime"]]
     test_timeout: float
     skip_rule: str | None = None  # --ohbench-skip-rule: overrides the suite's test.skipped_p2p
+    run_dir: Path | None = None  # the run folder, for what a checker measures once per run
 
 
 class Checker(Protocol):

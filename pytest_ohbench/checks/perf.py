@@ -39,17 +39,30 @@ import docker.errors
 from filelock import FileLock
 
 from pytest_ohbench.checks import perf_criteria
-from pytest_ohbench.checks.base import CheckContext, CheckResult
-from pytest_ohbench.checks.logparsers import get_parser
-from pytest_ohbench.checks.patch import apply_agent_patch, is_empty_patch, patch_files
+from pytest_ohbench.checks.base import CheckContext, CheckResult, write_log
+from pytest_ohbench.checks.grading import DEFAULT_SKIP_RULE, F2P_PASSING
+from pytest_ohbench.checks.integrity import Infrastructure, set_aside
+from pytest_ohbench.checks.judge import (
+    NO_RESULTS,
+    ONLY_INFRASTRUCTURE,
+    UNTRUSTED_REPORT,
+    TestRun,
+    excuse,
+    judge_against_reference,
+    run_tests,
+)
+from pytest_ohbench.checks.patch import OOM_KILLED, apply_agent_patch, is_empty_patch, patch_files
 from pytest_ohbench.checks.perf_measure import Measurement, TimedRunner, measure
 from pytest_ohbench.errors import HarnessError, last_line
 from pytest_ohbench.machine import machine_facts
 from pytest_ohbench.outcomes import Outcome
+from pytest_ohbench.report.record import REPLAY_INVALID
+from pytest_ohbench.report.run_folder import safe_name
 from pytest_ohbench.runtime.base import Runtime
 from pytest_ohbench.runtime.docker import DockerRuntime, docker_client
 from pytest_ohbench.runtime.images import LOCK_DIR
-from pytest_ohbench.tasks.perf import EfficiencyTest, PerfSpec, is_test_path
+from pytest_ohbench.suite import TestSettings
+from pytest_ohbench.tasks.perf import EfficiencyTest, PerfSpec
 
 if TYPE_CHECKING:
     from pytest_ohbench.llm import LLMConfig
@@ -57,8 +70,8 @@ if TYPE_CHECKING:
     from pytest_ohbench.suite import SuiteConfig
 
 SUPPORT_DIR = "/ohbench/perf"
+REPLAY_DIR = "perf_replay"  # in the run folder: each task's replay of the human's commit
 PATCH_DIR = "/ohbench/patches"
-PASSING = frozenset({"PASSED", "XFAIL", "XPASS", "SKIPPED"})
 # Why a run that never reached the criterion ended unresolved.
 EFFICIENCY_FAILED = "efficiency_failed"
 
@@ -79,8 +92,9 @@ class PerfCheckSettings:
     estimator: str = perf_criteria.DEFAULT_ESTIMATOR
     clock: str = "cpu"
     python: str = "python3"
-    test_command: str = "python3 -m pytest -rA -p no:cacheprovider {test_files}"
-    test_parser: str = "pytest"
+    # How the correctness tests run and are read (suite.yaml `test:`), and the skip rule.
+    tests: TestSettings = dataclasses.field(default_factory=TestSettings)
+    skip_rule: str = DEFAULT_SKIP_RULE
 
 
 @dataclasses.dataclass
@@ -130,43 +144,31 @@ def _run_commands(runtime: Runtime, commands: list[str], state: str, location: s
             )
 
 
-def set_aside_test_changes(runtime: Runtime, base_commit: str, protected: list[str]) -> list[str]:
-    """Put back to base every test file, test configuration or `protected` file the agent
-    changed (deleting those base lacks); the paths, sorted."""
-    listed = runtime.execute(f"git add -A && git diff --cached --name-only --no-renames {shlex.quote(base_commit)}", timeout=120)
-    if listed.exit_code != 0:
-        raise HarnessError(Outcome.INFRA_ERROR, f"cannot list the agent's changes: {last_line(listed.output)}")
-    changed = [line.strip() for line in listed.output.splitlines() if line.strip()]
-    aside = sorted(f for f in changed if is_test_path(f) or f in protected)
-    if aside:
-        quoted = " ".join(shlex.quote(f) for f in aside)
-        base = shlex.quote(base_commit)
-        restore = runtime.execute(
-            f"for f in {quoted}; do if git cat-file -e {base}:\"$f\" 2>/dev/null; "
-            f'then git checkout -q {base} -- "$f"; else git rm -q -f --cached -- "$f" >/dev/null; rm -f -- "$f"; fi; done',
-            timeout=120,
-        )
-        if restore.exit_code != 0:
-            raise HarnessError(Outcome.INFRA_ERROR, f"cannot restore the test files: {last_line(restore.output)}")
-    return aside
+def infrastructure_for(spec: PerfSpec, suite_patterns: list[str]) -> Infrastructure:
+    """What of the agent's patch is set aside: the defaults (tests, conftest.py, ini files,
+    sitecustomize.py, .pth, ...), the efficiency tests' own files, the test patch's files and
+    suite.yaml's `test.infrastructure`: the same rules as every patch check."""
+    own = sorted({f for t in spec.efficiency_tests for f in t.files()} | set(patch_files(spec.test_patch)))
+    return Infrastructure.for_suite([*(f"/{path}" for path in own), *suite_patterns])
 
 
-def run_correctness(
-    runtime: Runtime, spec: PerfSpec, settings: PerfCheckSettings, instance_id: str, timeout: float, log_path: Path
-) -> tuple[dict[str, str], bool, str]:
-    """(statuses, timed_out, command) of the correctness tests in one state."""
+def correctness_command(settings: PerfCheckSettings, spec: PerfSpec, instance_id: str) -> str:
+    """The suite's test command over the record's correctness tests (all of them when it names none)."""
     try:
-        parser = get_parser(settings.test_parser)
-        command = settings.test_command.format(
+        return settings.tests.command.format(
             test_files=" ".join(shlex.quote(t) for t in spec.correctness_tests), instance_id=instance_id
         )
     except (KeyError, IndexError, ValueError) as exc:
         raise HarnessError(Outcome.INFRA_ERROR, f"suite.yaml test settings for a perf task: {exc}") from None
-    result = runtime.execute(command, timeout=timeout)
-    log_path.write_text(f"$ {command}\n(exit {result.exit_code}, {result.duration:.1f}s)\n{result.output}", encoding="utf-8")
-    if result.timed_out:
-        return {}, True, command
-    return parser(result.output), False, command
+
+
+def run_correctness(
+    runtime: Runtime, spec: PerfSpec, settings: PerfCheckSettings, instance_id: str, timeout: float, log_dir: Path, state: str
+) -> TestRun:
+    """The correctness tests in one state, run and read by the judge (checks/judge.py)."""
+    command = correctness_command(settings, spec, instance_id)
+    log_name = "test_output.txt" if state == "agent" else f"{state}_test_output.txt"
+    return run_tests(runtime, command, settings.tests, [], timeout, log_dir, log_name)
 
 
 def choose_cpuset(setting: str, engine_cpus: int, engine_allows: bool, worker: str | None = None) -> str | None:
@@ -198,6 +200,99 @@ class PerfJob:
     pinning: dict[str, Any] | None = None
 
 
+def _human_state(stack: contextlib.ExitStack, job: PerfJob) -> Runtime:
+    """The `human` container: the human's patch and the test patch applied, installed."""
+    spec, location, log_dir, timeout = job.spec, job.location, job.log_dir, job.test_timeout
+    human = stack.enter_context(job.start("human"))
+    _run_commands(human, spec.setup_commands, "human", location, timeout, log_dir)
+    applied, output = _apply(human, spec.patch, "human", log_dir, "human_apply.log")
+    if not applied:
+        raise HarnessError(Outcome.INFRA_ERROR, f"{location}: the human patch does not apply at base_commit: {last_line(output)}")
+    _apply_test_patch(human, spec, "human", location, log_dir)
+    _run_commands(human, spec.install_commands, "human", location, timeout, log_dir)
+    return human
+
+
+def _reference_states(stack: contextlib.ExitStack, job: PerfJob) -> tuple[Runtime, Runtime, dict[str, TimedRunner]]:
+    """The `human` and `base` containers, ready to time (a broken record raises HarnessError)."""
+    spec, location, log_dir, timeout = job.spec, job.location, job.log_dir, job.test_timeout
+    human = _human_state(stack, job)
+    base = stack.enter_context(job.start("base"))
+    _run_commands(base, spec.setup_commands, "base", location, timeout, log_dir)
+    _apply_test_patch(base, spec, "base", location, log_dir)
+    _run_commands(base, spec.install_commands, "base", location, timeout, log_dir)
+    runners = {name: TimedRunner(rt, SUPPORT_DIR, job.settings.python) for name, rt in (("base", base), ("human", human))}
+    for runner in runners.values():
+        runner.prepare(spec.efficiency_tests)
+    for test in spec.efficiency_tests:
+        exists = runners["base"].exists_command(test)
+        if exists and base.execute(exists, timeout=timeout).exit_code != 0:
+            raise HarnessError(
+                Outcome.INFRA_ERROR,
+                f"{location}: efficiency test {test.name} does not exist at base_commit"
+                + (" with the test_patch" if spec.test_patch.strip() else ""),
+            )
+    return human, base, runners
+
+
+def human_replay(job: PerfJob, cache: Path | None) -> dict[str, Any]:
+    """Does the human's commit replay on this machine (perf_criteria.replay)? Measured once per
+    run and task before any agent is judged on it: the first item measures base against the
+    human (under a lock across xdist workers) and keeps the result in `cache`, the others read it."""
+    if cache is None:
+        return _measure_replay(job)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(cache) + ".lock"):
+        if cache.is_file():
+            return dict(json.loads(cache.read_text(encoding="utf-8")))
+        result = plain(_measure_replay(job))
+        cache.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        return result
+
+
+def _measure_replay(job: PerfJob) -> dict[str, Any]:
+    """Time base and human alone, interleaved, until the replay verdict is settled or the cap."""
+    settings, tests = job.settings, job.spec.efficiency_tests
+    log_path = job.log_dir / "replay_timings.log"
+    with contextlib.ExitStack() as stack:
+        _, _, runners = _reference_states(stack, job)
+        with _measuring():
+            measurement = measure(runners, tests, repeats=settings.repeats, warmups=settings.warmups,
+                                  timeout=job.test_timeout, clock=settings.clock, log_path=log_path)
+            verdict = _replay_verdict(measurement, settings)
+            while verdict is not None and not verdict["valid"] and (more := rounds_to_add(
+                    measurement.repeats, settings.extra_repeats, settings.max_repeats)):
+                measurement = measure(runners, tests, repeats=more, warmups=0, timeout=job.test_timeout,
+                                      clock=settings.clock, log_path=log_path, more_of=measurement)
+                verdict = _replay_verdict(measurement, settings)
+    failure = measurement.failure
+    if failure is not None or verdict is None:
+        assert failure is not None
+        raise HarnessError(
+            Outcome.INFRA_ERROR,
+            f"{job.location}: efficiency test {failure['test']} fails in the {failure['state']} state "
+            f"(exit {failure['exit_code']}): {failure.get('problem') or last_line(failure['output'])}",
+        )
+    verdict.update(timing_source=measurement.timing_source, timings=measurement.timings, machine=machine_facts())
+    return verdict
+
+
+def _replay_verdict(measurement: Measurement, settings: PerfCheckSettings) -> dict[str, Any] | None:
+    if measurement.failure:
+        return None
+    return perf_criteria.replay(measurement.timings, settings.criterion, settings.alpha, settings.estimator)
+
+
+@contextlib.contextmanager
+def _measuring() -> Iterator[float]:
+    """One measurement at a time on this machine (a file lock across xdist workers and runs):
+    two timed workloads side by side would mostly measure each other. Yields the seconds waited."""
+    LOCK_DIR.mkdir(parents=True, exist_ok=True)
+    waited = time.monotonic()
+    with FileLock(str(LOCK_DIR / "perf-measure.lock")):
+        yield time.monotonic() - waited
+
+
 def check_perf(job: PerfJob) -> PerfCheckResult:
     """Judge the agent's patch for a perf task; harness errors (a broken record) raise HarnessError.
 
@@ -220,63 +315,58 @@ def _check(job: PerfJob) -> PerfCheckResult:
         "efficiency_tests": [t.name for t in spec.efficiency_tests],
         "machine": {**machine_facts(), **(job.pinning or {})},
     }
-    protected = sorted({f for t in spec.efficiency_tests for f in t.files()} | set(patch_files(spec.test_patch)))
+    infrastructure = infrastructure_for(spec, settings.tests.infrastructure)
+    graded_patch, aside = set_aside(job.agent_patch, infrastructure)
+    details["set_aside"] = aside
+    if aside:
+        write_log(log_dir, "set_aside.txt", "\n".join(aside) + "\n")
+    if is_empty_patch(graded_patch):
+        why = f"the patch changes only test infrastructure, set aside: {', '.join(aside)}"
+        details.update(reason=ONLY_INFRASTRUCTURE, resolved=False, verdict=why)
+        return PerfCheckResult(Outcome.UNRESOLVED, why, details=details)
     with contextlib.ExitStack() as stack:
-        human = stack.enter_context(start("human"))
-        _run_commands(human, spec.setup_commands, "human", location, test_timeout, log_dir)
-        applied, output = _apply(human, spec.patch, "human", log_dir, "human_apply.log")
-        if not applied:
-            raise HarnessError(Outcome.INFRA_ERROR, f"{location}: the human patch does not apply at base_commit: {last_line(output)}")
-        _apply_test_patch(human, spec, "human", location, log_dir)
-        _run_commands(human, spec.install_commands, "human", location, test_timeout, log_dir)
-
-        base = stack.enter_context(start("base"))
-        _run_commands(base, spec.setup_commands, "base", location, test_timeout, log_dir)
-        _apply_test_patch(base, spec, "base", location, log_dir)
-        _run_commands(base, spec.install_commands, "base", location, test_timeout, log_dir)
-        runners = {name: TimedRunner(rt, SUPPORT_DIR, settings.python) for name, rt in (("base", base), ("human", human))}
-        for runner in runners.values():
-            runner.prepare(spec.efficiency_tests)
-        for test in spec.efficiency_tests:
-            exists = runners["base"].exists_command(test)
-            if exists and base.execute(exists, timeout=test_timeout).exit_code != 0:
-                raise HarnessError(
-                    Outcome.INFRA_ERROR,
-                    f"{location}: efficiency test {test.name} does not exist at base_commit"
-                    + (" with the test_patch" if spec.test_patch.strip() else ""),
-                )
+        human, base, runners = _reference_states(stack, job)
+        # The reference: which correctness tests run at the base, and how they end there.
+        reference = run_correctness(base, spec, settings, job.instance_id, test_timeout, log_dir, "base")
+        if not reference.usable or reference.problem or not reference.statuses:
+            why = reference.problem or ("timed out" if reference.timed_out else "no test results")
+            raise HarnessError(Outcome.INFRA_ERROR, f"{location}: the correctness tests cannot be read at the base: {why}")
 
         agent = stack.enter_context(start("agent"))
         _run_commands(agent, spec.setup_commands, "agent", location, test_timeout, log_dir)
-        if apply_agent_patch(agent, job.agent_patch, log_dir)[0] is None:  # (command, cause): None when none applied
+        if apply_agent_patch(agent, graded_patch, log_dir)[0] is None:  # (command, cause): None when none applied
             return PerfCheckResult(
                 Outcome.PATCH_APPLY_FAILED, "git apply, git apply --reject and patch all failed", details=details
             )
-        details["set_aside"] = set_aside_test_changes(agent, job.base_commit, protected)
         _apply_test_patch(agent, spec, "agent", location, log_dir)
         _run_commands(agent, spec.install_commands, "agent", location, test_timeout, log_dir)
 
-        statuses, timed_out, command = run_correctness(
-            agent, spec, settings, job.instance_id, test_timeout, log_dir / "test_output.txt"
-        )
-        if timed_out:
+        run = run_correctness(agent, spec, settings, job.instance_id, test_timeout, log_dir, "agent")
+        statuses = run.statuses
+        if run.timed_out:
             return PerfCheckResult(Outcome.TEST_TIMEOUT, f"the correctness tests ran past {test_timeout:g}s", details=details)
-        failing = sorted(t for t, s in statuses.items() if s not in PASSING)
-        excused: list[str] = []
-        if failing:  # a test the human's version fails too is not the agent's doing
-            human_statuses, _, _ = run_correctness(
-                human, spec, settings, job.instance_id, test_timeout, log_dir / "human_test_output.txt"
-            )
-            excused = [t for t in failing if human_statuses.get(t) not in PASSING]
-            failing = [t for t in failing if t not in excused]
-        correct = bool(statuses) and not failing
+        if run.oom_killed:
+            why = "the correctness tests were killed for using more memory than the container has (suite.yaml container.memory)"
+            details.update(reason=OOM_KILLED, resolved=False, verdict=why)
+            return PerfCheckResult(Outcome.UNRESOLVED, why, statuses, details)
+        correctness = judge_against_reference(run, reference, settings.skip_rule, infrastructure=infrastructure)
+        if not correctness.resolved and run.statuses:  # a test the human's version fails too is not the agent's doing
+            human_run = run_correctness(human, spec, settings, job.instance_id, test_timeout, log_dir, "human")
+            if human_run.statuses:
+                tests = set(reference.statuses) | set(run.statuses)
+                excuse(correctness, {t for t in tests if human_run.statuses.get(t) not in F2P_PASSING})
+        failing = sorted({*correctness.grade.fail_to_pass["failure"], *correctness.grade.pass_to_pass["failure"]})
         details["correctness"] = {
-            "command": command, "tests": len(statuses), "failing": failing, "excused": excused,
+            "command": correctness_command(settings, spec, job.instance_id), "tests": len(statuses),
+            "tests_at_base": len(reference.statuses), "results_from": run.source, "failing": failing,
+            "excused": sorted(correctness.excused),
         }
-        if not correct:
-            why = f"{len(failing)} correctness test(s) fail: {', '.join(failing[:5])}" if failing else (
-                "no correctness test results could be parsed")
-            details.update(reason=perf_criteria.TESTS_FAILED, resolved=False, verdict=why)
+        if not correctness.resolved:
+            count = f"{len(failing)} correctness test(s) fail: {', '.join(failing[:5])}"
+            # An untrusted run fails every test: what made it untrusted comes first.
+            untrusted = correctness.reason in (UNTRUSTED_REPORT, NO_RESULTS)
+            why = "; ".join([*correctness.notes, count] if untrusted else [count, *correctness.notes])
+            details.update(reason=perf_criteria.TESTS_FAILED, correctness_reason=correctness.reason, resolved=False, verdict=why)
             return PerfCheckResult(Outcome.UNRESOLVED, why, statuses, details)
 
         runners["agent"] = TimedRunner(agent, SUPPORT_DIR, settings.python)
@@ -327,13 +417,9 @@ def measure_and_judge(
     measure `extra_repeats` more rounds and judge again on all of them, up to `max_repeats`
     rounds (None: a run failed). The earlier looks are kept in the verdict's numbers.
 
-    One measurement at a time on this machine (a file lock across xdist workers and runs):
-    two timed workloads side by side would mostly measure each other.
+    One measurement at a time on this machine (`_measuring`).
     """
-    LOCK_DIR.mkdir(parents=True, exist_ok=True)
-    waited = time.monotonic()
-    with FileLock(str(LOCK_DIR / "perf-measure.lock")):
-        waited = time.monotonic() - waited
+    with _measuring() as waited:
         measurement = measure(
             runners, tests, repeats=settings.repeats, warmups=settings.warmups, timeout=timeout,
             clock=settings.clock, log_path=log_path,
@@ -379,6 +465,7 @@ def _judge(
         clock=measurement.clock,
         raw=measurement.raw,
         measure_seconds=measurement.seconds,
+        timing_source=measurement.timing_source,
     )
     failure = measurement.failure
     if failure is not None:
@@ -387,11 +474,11 @@ def _judge(
             raise HarnessError(
                 Outcome.INFRA_ERROR,
                 f"{location}: efficiency test {failure['test']} fails in the {failure['state']} state "
-                f"(exit {failure['exit_code']}): {last_line(failure['output'])}",
+                f"(exit {failure['exit_code']}): {failure.get('problem') or last_line(failure['output'])}",
             )
         if failure["timed_out"]:
             return PerfCheckResult(Outcome.TEST_TIMEOUT, f"efficiency test {failure['test']} timed out", statuses, details)
-        why = f"efficiency test {failure['test']} fails with the agent's change: {last_line(failure['output'])}"
+        why = f"efficiency test {failure['test']} fails with the agent's change: {failure.get('problem') or last_line(failure['output'])}"
         details.update(reason=EFFICIENCY_FAILED, resolved=False, verdict=why)
         return PerfCheckResult(Outcome.UNRESOLVED, why, statuses, details)
     assert verdict is not None
@@ -462,15 +549,15 @@ def worker_name() -> str | None:
     return os.environ.get("PYTEST_XDIST_WORKER")
 
 
-def settings_for(suite: "SuiteConfig") -> PerfCheckSettings:
+def settings_for(suite: "SuiteConfig", skip_rule: str | None = None) -> PerfCheckSettings:
     """The check's settings: the suite's `perf:` section (with the command-line overrides
-    already applied to it) and its test command."""
+    already applied to it), its test settings and the run's skip rule (else the suite's)."""
     perf = suite.perf
     return PerfCheckSettings(
         criterion=perf.criterion, target=perf.target, repeats=perf.repeats, warmups=perf.warmups,
         extra_repeats=perf.extra_repeats, max_repeats=perf.max_repeats,
         alpha=perf.alpha, estimator=perf.estimator, clock=perf.clock, python=perf.python,
-        test_command=suite.test.command, test_parser=suite.test.parser,
+        tests=suite.test, skip_rule=skip_rule or suite.test.skipped_p2p,
     )
 
 
@@ -482,8 +569,6 @@ class PerfChecker:
     def check(self, context: CheckContext) -> CheckResult:
         task, spec = context.task, context.task.check
         assert isinstance(spec, PerfSpec)
-        if is_empty_patch(context.patch):  # nothing to time: skip the three containers
-            return CheckResult(Outcome.EMPTY_PATCH, detail="the agent produced no changes", details={"kind": "perf"})
         try:
             client = docker_client()
             try:
@@ -498,12 +583,19 @@ class PerfChecker:
             with context.fresh_runtime(cpuset=pinning["cpuset"]) as runtime:
                 yield runtime
 
-        result = check_perf(PerfJob(
+        job = PerfJob(
             location=task.location, instance_id=task.instance_id, base_commit=task.base_commit, spec=spec,
-            agent_patch=context.patch, settings=settings_for(context.suite), start=start, log_dir=context.log_dir,
+            agent_patch=context.patch, settings=settings_for(context.suite, context.skip_rule), start=start, log_dir=context.log_dir,
             test_timeout=context.test_timeout, pinning=pinning,
-        ))
-        return CheckResult(result.outcome, result.tests, detail=result.detail, details=result.details)
+        )
+        # Before the agent is judged (whatever its patch): does the human's commit replay here?
+        cache = context.run_dir / REPLAY_DIR / f"{safe_name(task.instance_id)}.json" if context.run_dir else None
+        replay = human_replay(job, cache)
+        result = check_perf(job)
+        result.details["replay"] = {k: v for k, v in replay.items() if k not in ("timings", "machine")}
+        code = "" if result.outcome is Outcome.RESOLVED else str(result.details.get("reason") or "")
+        flags = [] if replay["valid"] else [REPLAY_INVALID]
+        return CheckResult(result.outcome, result.tests, detail=result.detail, reason=code, details=result.details, flags=flags)
 
     def annotate_record(self, record: "TaskRecord", llm: "LLMConfig | None") -> None:
         """Add ISO-Bench's LLM-record fields to the record's check details, once it is final."""

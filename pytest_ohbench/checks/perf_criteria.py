@@ -199,6 +199,38 @@ def sweperf_gain(after: Sequence[float], before: Sequence[float], p: float = SWE
     return round(low * SWEPERF_STEP, 6)
 
 
+# ---------------------------------------------------------------- replay of the human's commit
+
+# The speedup over base the human's commit must show on this machine for the task to count:
+# GSO keeps only tasks whose human commit is at least its 1.2x bar; the other criteria need
+# the commit to be faster at all. Either way the rounds must show it (the guard's test).
+REPLAY_BARS = {"gso": GSO_MIN_SPEEDUP, "swefficiency": 1.0, "sweperf": 1.0}
+REPLAY_BELOW_BAR, REPLAY_NOT_SIGNIFICANT = "below_bar", "not_significant"
+
+
+def replay(samples: Samples, criterion: str = DEFAULT_CRITERION, alpha: float = DEFAULT_ALPHA,
+           estimator: str = DEFAULT_ESTIMATOR) -> dict[str, Any]:
+    """Does the human's commit replay here? `samples`: per test, the rounds of `base` and `human`.
+
+    Valid when the geometric mean over tests of the human's speedup reaches the criterion's
+    bar and the paired one-sided Wilcoxon test of the rounds finds the human faster at
+    p < alpha. A published audit found most perf-benchmark reference commits do not replay
+    across machines: a task whose commit does not is left out of the rates.
+    """
+    if criterion not in REPLAY_BARS:
+        raise ValueError(f"unknown perf criterion {criterion!r} (known: {', '.join(REPLAY_BARS)})")
+    per_test = {test: time_ratio(states[BASE], states[HUMAN], estimator) for test, states in samples.items()}
+    speedup = geometric_mean(list(per_test.values()))
+    p_value = significance(samples, HUMAN, BASE)
+    bar = REPLAY_BARS[criterion]
+    reason = REPLAY_BELOW_BAR if speedup < bar else (REPLAY_NOT_SIGNIFICANT if p_value >= alpha else "")
+    return {
+        "valid": not reason, "reason": reason, "criterion": criterion, "bar": bar, "human_speedup": speedup,
+        "p_value": p_value, "alpha": alpha, "estimator": estimator, "per_test": per_test,
+        "rounds": len(next(iter(samples.values()))[BASE]),
+    }
+
+
 # ---------------------------------------------------------------- shared numbers
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_ohbench.checks import perf_timer
+from pytest_ohbench.checks.judge import efficiency_problem
 from pytest_ohbench.runtime.base import Runtime
 from pytest_ohbench.tasks.perf import EfficiencyTest
 
@@ -41,16 +42,31 @@ class RunResult:
     preempted: int = 0  # involuntary context switches
     timed_out: bool = False
     output: str = ""
+    reported_from: str | None = None  # where `reported` came from: Execution time, JSON best, JSON time
+    statuses: dict[str, str] | None = None  # a pytest efficiency test's statuses by node id (None: a process)
+    problem: str | None = None  # why the judge does not take this run as a timing (checks/judge.py)
 
     @property
     def ok(self) -> bool:
-        return self.exit_code == 0 and not self.timed_out
+        return self.exit_code == 0 and not self.timed_out and self.problem is None
 
     def seconds(self, clock: str) -> float:
-        """The run's time on `clock`: the figure the test reported for it, else the timer's."""
-        if clock == "cpu":
-            return self.reported_cpu if self.reported_cpu is not None else self.cpu
-        return self.reported if self.reported is not None else self.wall
+        """The run's time on `clock`: the script's own figure for its workload when it printed
+        one (on the CPU clock its `CPU time:`, else its wall figure), else the timer's."""
+        return _prefer(self.reported_cpu, self.reported, self.cpu) if clock == "cpu" else _prefer(self.reported, self.wall)
+
+    def source(self, clock: str) -> str:
+        """Which figure `seconds(clock)` used, for the record."""
+        if clock == "cpu" and self.reported_cpu is not None:
+            return "script: CPU time"
+        if self.reported is not None:
+            return f"script: {self.reported_from or 'Execution time'}"
+        return f"timer: {clock}" + (" (pytest call phases)" if self.statuses is not None else " (whole process)")
+
+
+def _prefer(*figures: float | None) -> float:
+    """The first figure that is there (the last one always is)."""
+    return next(f for f in figures if f is not None)
 
 
 @dataclasses.dataclass
@@ -69,17 +85,19 @@ class Measurement:
     raw: dict[str, dict[str, dict[str, list[Any]]]] = dataclasses.field(default_factory=dict)
     failure: dict[str, Any] | None = None  # the first run that failed: state, test, round, exit code, output
     seconds: float = 0.0
+    # Which figure each test's timings are, by state (a script's own, or the timer's), and
+    # the node ids a pytest efficiency test ran at its first run (every run must run them).
+    timing_source: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
+    tests_ran: dict[str, list[str]] = dataclasses.field(default_factory=dict)
 
     def clock_timings(self, clock: str) -> dict[str, dict[str, list[float]]]:
         """The timed rounds on `clock` (the figures the test reported first, as `RunResult.seconds`)."""
-        measured, reported = ("cpu", "reported_cpu") if clock == "cpu" else ("wall", "reported")
-        return {
-            test: {
-                state: [r if r is not None else m for r, m in zip(values[reported], values[measured], strict=True)]
-                for state, values in states.items()
-            }
-            for test, states in self.raw.items()
-        }
+        def figures(values: dict[str, list[Any]]) -> list[float]:
+            if clock == "cpu":
+                return [_prefer(c, r, m) for c, r, m in zip(values["reported_cpu"], values["reported"], values["cpu"], strict=True)]
+            return [_prefer(r, m) for r, m in zip(values["reported"], values["wall"], strict=True)]
+
+        return {test: {state: figures(values) for state, values in states.items()} for test, states in self.raw.items()}
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -147,11 +165,13 @@ class TimedRunner:
         for line in reversed(result.output.splitlines()):
             if line.startswith(perf_timer.MARKER):
                 data = json.loads(line[len(perf_timer.MARKER):])
+                statuses = data.get("statuses") if test.kind == "pytest" else None
                 return RunResult(
                     int(data["exit_code"]), float(data["wall"]), float(data["cpu"]),
                     None if data["reported"] is None else float(data["reported"]),
                     None if data.get("reported_cpu") is None else float(data["reported_cpu"]),
-                    int(data["preempted"]), output=output,
+                    int(data["preempted"]), output=output, reported_from=data.get("reported_from"),
+                    statuses=dict(statuses) if isinstance(statuses, dict) else ({} if test.kind == "pytest" else None),
                 )
         return RunResult(result.exit_code or 1, output=output)
 
@@ -203,6 +223,11 @@ def measure(
             for test in tests:
                 for state in order:
                     run = runners[state].run(test, timeout)
+                    if run.statuses is not None and run.exit_code == 0 and not run.timed_out:
+                        ran = result.tests_ran.setdefault(test.name, sorted(run.statuses))
+                        run.problem = efficiency_problem(run.statuses, ran)
+                        if run.problem:
+                            run.output = f"{run.problem}\n{run.output}"
                     label = f"warm-up {round_index + 1}" if warm else f"round {len(result.timings[test.name][state]) + 1}"
                     if log:
                         shown = (
@@ -210,7 +235,7 @@ def measure(
                             + (f" reported {run.reported:.6f}s" if run.reported is not None else "")
                             + (f" reported cpu {run.reported_cpu:.6f}s" if run.reported_cpu is not None else "")
                             + f" preempted {run.preempted}"
-                        ) if run.ok else ("TIMED OUT" if run.timed_out else f"FAILED (exit {run.exit_code})")
+                        ) if run.ok else ("TIMED OUT" if run.timed_out else run.problem or f"FAILED (exit {run.exit_code})")
                         log.write(f"{label} {state:<6} {test.name}: {shown}\n")
                     if not run.ok:
                         result.failure = {
@@ -220,6 +245,7 @@ def measure(
                             "exit_code": run.exit_code,
                             "timed_out": run.timed_out,
                             "output": run.output,
+                            "problem": run.problem,
                         }
                         if log:
                             log.write(run.output + "\n")
@@ -228,6 +254,7 @@ def measure(
                         result.warmup_timings[test.name][state].append(run.seconds(clock))
                         continue
                     result.timings[test.name][state].append(run.seconds(clock))
+                    result.timing_source.setdefault(test.name, {})[state] = run.source(clock)
                     raw = result.raw[test.name][state]
                     for key in RAW_KEYS:
                         raw[key].append(getattr(run, key))

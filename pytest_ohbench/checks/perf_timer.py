@@ -9,11 +9,15 @@ The last line printed is `OHBENCH_PERF_RESULT {json}` with, for the timed part:
 - `cpu`: CPU seconds (user + system), which unlike wall time do not grow while other
   processes hold the CPU;
 - `reported`: the sum of the `Execution time: <s>s` lines the test printed (the convention
-  of GSO's performance scripts: the script timed its own workload), or null;
+  of GSO's performance scripts: the script timed its own workload), else of the `best` (or
+  else `time`) numbers of the lines that are JSON objects (`{"best": 0.12, ...}`), or null;
+  `reported_from` says which (`Execution time`, `JSON best`, `JSON time`);
 - `reported_cpu`: the same for `CPU time: <s>s` lines (the script's own CPU time of its
   workload, e.g. from time.process_time()), or null;
 - `preempted`: involuntary context switches (how often the test was pushed off the CPU);
-- `exit_code`, and `tests` (pytest) for the number of tests run.
+- `exit_code`, `tests` (pytest) for the number of tests run, and `statuses` (pytest): each
+  test's status (PASSED, FAILED, ERROR, SKIPPED, XFAIL, XPASS), which the judge reads:
+  a skipped or xfailed efficiency test is not a timing (checks/judge.py).
 
 The timed part: with `pytest`, the call phases of the tests, run inside this process
 (`pytest.main`), so interpreter start-up, imports and collection are not counted; a node id
@@ -50,6 +54,45 @@ def _emit(result: dict, output: str = "") -> int:
     return 0
 
 
+# A test reported in several phases keeps its worst status (a teardown error after a pass).
+_SEVERITY = {"ERROR": 4, "FAILED": 3, "SKIPPED": 2, "XFAIL": 1, "XPASS": 0, "PASSED": 0}
+
+
+def _status(report) -> str | None:
+    """One phase report's status: the call phase's, or a setup/teardown that did not pass."""
+    xfail = hasattr(report, "wasxfail")
+    if report.when != "call" and report.passed:
+        return None
+    if report.failed:
+        return "FAILED" if report.when == "call" else "ERROR"
+    if report.skipped:
+        return "XFAIL" if xfail else "SKIPPED"
+    return "XPASS" if xfail else "PASSED"
+
+
+def reported_figure(output: str) -> tuple[float | None, str | None]:
+    """The script's own timing of its workload: (seconds, where it came from) or (None, None)."""
+    reported = [float(value) for value in _EXECUTION_TIME.findall(output)]
+    if reported:
+        return sum(reported), "Execution time"
+    for key in ("best", "time"):
+        found = []
+        for line in output.splitlines():
+            line = line.strip()
+            if not (line.startswith("{") and line.endswith("}")):
+                continue
+            try:
+                data = json.loads(line)
+            except ValueError:
+                continue
+            value = data.get(key) if isinstance(data, dict) else None
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
+                found.append(float(value))
+        if found:
+            return sum(found), f"JSON {key}"
+    return None, None
+
+
 def time_pytest(node_ids: list[str]) -> int:
     """Run the node ids with pytest in this process; time only the tests' call phases."""
     import pytest
@@ -59,6 +102,7 @@ def time_pytest(node_ids: list[str]) -> int:
             self.wall = self.cpu = 0.0
             self.preempted = self.tests = 0
             self.failed = False
+            self.statuses: dict[str, str] = {}
 
         # Old-style wrapper: task images may have an old pytest.
         @pytest.hookimpl(hookwrapper=True)
@@ -74,6 +118,9 @@ def time_pytest(node_ids: list[str]) -> int:
         def pytest_runtest_logreport(self, report) -> None:
             if report.failed:
                 self.failed = True
+            status = _status(report)
+            if status is not None and _SEVERITY[status] >= _SEVERITY.get(self.statuses.get(report.nodeid, "PASSED"), 0):
+                self.statuses[report.nodeid] = status
 
     recorder = Recorder()
     code = int(pytest.main([*node_ids, "-q", "-p", "no:cacheprovider"], plugins=[recorder]))
@@ -82,7 +129,7 @@ def time_pytest(node_ids: list[str]) -> int:
         code = 1
     return _emit({
         "wall": recorder.wall, "cpu": recorder.cpu, "reported": None, "reported_cpu": None, "preempted": recorder.preempted,
-        "exit_code": code, "tests": recorder.tests,
+        "exit_code": code, "tests": recorder.tests, "statuses": recorder.statuses,
     })
 
 
@@ -101,10 +148,10 @@ def time_process(argv: list[str]) -> int:
     wall = time.perf_counter() - started
     child.returncode = os.waitstatus_to_exitcode(status)
     output = data.decode("utf-8", errors="replace")
-    reported = [float(value) for value in _EXECUTION_TIME.findall(output)]
+    reported, reported_from = reported_figure(output)
     reported_cpu = [float(value) for value in _CPU_TIME.findall(output)]
     return _emit({
-        "wall": wall, "cpu": _cpu(usage), "reported": sum(reported) if reported else None,
+        "wall": wall, "cpu": _cpu(usage), "reported": reported, "reported_from": reported_from,
         "reported_cpu": sum(reported_cpu) if reported_cpu else None,
         "preempted": usage.ru_nivcsw, "exit_code": child.returncode, "tests": 0,
     }, output)

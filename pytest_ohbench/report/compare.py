@@ -29,7 +29,7 @@ instances (`--ohbench-flaky`) so that it guards the instances that must never re
 
 Records match by (instance_id, model) - by instance_id alone when neither run has a model,
 so runs of different agents compare. Only first attempts count, and items that did not run
-(`not_run`) are left out; metrics are totals over the instances present in both runs.
+(`not_run`) or whose perf task does not replay on this machine (`replay_invalid`) are left out; metrics are totals over the instances present in both runs.
 Instances in only one run are listed, never a failure.
 """
 
@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_ohbench.outcomes import Outcome
-from pytest_ohbench.report.record import TaskRecord
+from pytest_ohbench.report.record import TaskRecord, counted
 from pytest_ohbench.report.run_folder import LATEST_LINK, NO_MODEL, latest_records
 from pytest_ohbench.report.stats import mcnemar_exact
 
@@ -385,7 +385,7 @@ def _check(gate: Gate, pairs: list[tuple[Key, TaskRecord, TaskRecord]], flaky: S
 def _first_attempts(records: list[TaskRecord]) -> dict[Key, TaskRecord]:
     # First attempts only: runs with different --ohbench-attempts stay comparable.
     return {
-        _key(r): r for r in latest_records(records) if r.attempt == 1 and r.outcome is not Outcome.NOT_RUN
+        _key(r): r for r in latest_records(records) if r.attempt == 1 and r.outcome is not Outcome.NOT_RUN and counted(r)
     }
 
 
