@@ -21,13 +21,14 @@ import pytest
 
 from pytest_ohbench.agents.base import AgentContext, AgentResult, AgentStatus, BaseAgent, load_agent
 from pytest_ohbench.checks.base import CheckContext, checker_for
+from pytest_ohbench.checks.judge import failing_lines
 from pytest_ohbench.errors import HarnessError, TaskFailed
 from pytest_ohbench.gateway.client import ItemLease
 from pytest_ohbench.gateway.plugin import settle_llm
 from pytest_ohbench.lifecycle import COMING_ITEMS, record_for, stage, stopped_by_timeout
 from pytest_ohbench.llm import LLMConfig, unreachable_reason
 from pytest_ohbench.outcomes import Outcome
-from pytest_ohbench.report.record import TaskRecord, bounded, format_verdict
+from pytest_ohbench.report.record import TaskRecord, bounded, failure_reason, format_verdict
 from pytest_ohbench.runtime.base import Runtime
 from pytest_ohbench.runtime.containers import ContainerManager
 from pytest_ohbench.runtime.docker import DockerRuntime, docker_client, unreachable_message
@@ -404,9 +405,10 @@ def ohbench_outcome(
         return TaskOutcome(record, "the agent ran out of time")
     if ohbench_agent_run.status == AgentStatus.NO_PREDICTION:
         # Nothing was submitted for this task (SWE-bench's convention): a judged failure.
+        detail = ohbench_agent_run.error or "no prediction"
+        record.reason = failure_reason(Outcome.EMPTY_PATCH, AgentStatus.NO_PREDICTION.value, detail)
         record.set_outcome(Outcome.EMPTY_PATCH)
-        record.reason = AgentStatus.NO_PREDICTION.value
-        return TaskOutcome(record, ohbench_agent_run.error or "no prediction")
+        return TaskOutcome(record, detail)
     if ohbench_agent_run.status == AgentStatus.MAX_COST:
         budget = run_state(request.config).settings.agent.max_cost_per_task
         spent = f"spent ${record.cost_usd:.4f}" + (f" of ${budget:g}" if budget else "")
@@ -452,6 +454,7 @@ def ohbench_outcome(
         fresh_runtime=fresh_runtime,
         test_timeout=ohbench_suite.timeouts.tests,
         skip_rule=run_state(request.config).settings.skip_rule,
+        run_dir=state.folder.path,
     )
     with stage(record, "check"):
         try:
@@ -463,8 +466,11 @@ def ohbench_outcome(
             # so the test body fails it (raised from this fixture it would be a pytest error).
             record.set_outcome(Outcome.TEST_TIMEOUT, f"{str(exc).splitlines()[0]} during stage check")
             return TaskOutcome(record, "the item ran past its time limit while its tests ran")
-    record.tests, record.check, record.reason = result.tests, result.details, result.reason
-    record.set_aside = result.set_aside
+    record.tests, record.check = result.tests, result.details
+    # The record's reason names the failing tests too (the terminal prints them from the grade).
+    failing = failing_lines(result.grade) if result.grade is not None else []
+    record.reason = failure_reason(result.outcome, result.reason, "; ".join([*failing, result.detail] if result.detail else failing))
+    record.set_aside, record.flags = result.set_aside, result.flags
     if result.grade is not None:
         record.fail_to_pass, record.pass_to_pass = result.grade.fail_to_pass, result.grade.pass_to_pass
     record.set_outcome(result.outcome)

@@ -234,8 +234,10 @@ def test_missing_predictions_are_judged_failures_with_one_warning(pytester: pyte
     assert result.stdout.str().count("no prediction for 2 of 3") == 1
     result.stdout.fnmatch_lines(["*octo__lib-2: empty_patch (no prediction for octo__lib-2 in *preds.jsonl)*"])
     records = results(pytester.path / "reports")
-    assert {i: (r["outcome"], r["reason"]) for i, r in records.items()} == {
-        "octo__lib-1": ("empty_patch", ""),  # the last of the duplicates: an empty patch
+    assert {i: (r["outcome"], r["reason"].split(":")[0]) for i, r in records.items()} == {
+        "octo__lib-1": ("empty_patch", "empty_patch"),  # the last of the duplicates: an empty patch
         "octo__lib-2": ("empty_patch", "no_prediction"),
         "octo__lib-3": ("empty_patch", "no_prediction"),
     }
+    reason = records["octo__lib-2"]["reason"]
+    assert reason.startswith("no_prediction: no prediction for octo__lib-2 in ") and reason.endswith("preds.jsonl")

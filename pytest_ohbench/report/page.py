@@ -194,6 +194,17 @@ def _times(value: float | None, digits: int = 2, unit: str = "x") -> str:
     return "-" if value is None else f"{value:.{digits}f}{unit}"
 
 
+def _replay_cell(replay: dict[str, Any] | None) -> str:
+    """Whether the human's commit replays on this machine: its speedup, and the flag when it does not."""
+    if not replay:
+        return "<td>-</td>"
+    speedup = _times(replay.get("human_speedup"))
+    if replay.get("valid"):
+        return f"<td class='ohbench-replay'>replays: {speedup}</td>"
+    return (f"<td class='ohbench-replay invalid'><b>replay_invalid</b>: {speedup} ({escape(str(replay.get('reason')))}, "
+            f"bar {replay.get('bar')}x), left out of the rates</td>")
+
+
 def perf_section(summary: dict[str, Any]) -> str:
     """Perf tasks: each model's speedup next to the human's (a chart and a table), the
     `<provider>_vs_human` comparisons, and every task's figures (summary.json's `perf`)."""
@@ -222,13 +233,15 @@ def perf_section(summary: dict[str, Any]) -> str:
         for name, value in (perf.get("comparisons") or {}).items()
     )
     task_head = "".join(
-        f"<th>{h}</th>" for h in ("task", "model", "resolved", "timed", "agent speedup", "human speedup", "agent / human", "criterion", "verdicts")
+        f"<th>{h}</th>" for h in ("task", "model", "resolved", "timed", "agent speedup", "human speedup", "agent / human", "criterion",
+                                  "verdicts", "human commit here")
     )
+    replays = perf.get("replay") or {}
     task_rows = "".join(
         f"<tr><td>{escape(task)}</td><td>{escape(model)}</td><td class='num'>{e['resolved']} / {e['attempts']}</td>"
         f"<td class='num'>{e['timed']}</td><td class='num'>{_times(e['agent_speedup'])}</td><td class='num'>{_times(e['human_speedup'])}</td>"
         f"<td class='num'>{_times(e['agent_vs_human'], 3, '')}</td><td>{escape(str(e.get('criterion') or '-'))}</td>"
-        f"<td>{escape(', '.join(e.get('reasons') or []))}</td></tr>"
+        f"<td>{escape(', '.join(e.get('reasons') or []))}</td>{_replay_cell(replays.get(task))}</tr>"
         for task, by_model in sorted((perf.get("tasks") or {}).items(), key=lambda item: natural(item[0]))
         for model, e in by_model.items()
     )
@@ -341,9 +354,18 @@ def _log_links(folder: Path | None, run_dir: Path) -> str:
     return f"<h4>Logs</h4><p>{links}</p>" if links else ""
 
 
+REASON_SHOWN = 160  # characters of a reason in the items table; the whole of it is in the verdict below
+
+
+def _shown_reason(record: TaskRecord) -> str:
+    """Why the item failed (its reason, else its harness error), cut to fit a table cell."""
+    text = record.reason or (record.error or "" if record.outcome.harness_error else "")
+    return text if len(text) <= REASON_SHOWN else text[: REASON_SHOWN - 1] + "…"
+
+
 def items(records: Sequence[TaskRecord], run_dir: Path, root: Path | None) -> str:
     """Every item: a sortable, filterable row each; a click shows its verdict, patch, trajectory, logs."""
-    head = ["instance", "model", "agent", "attempt", "outcome", "cost $", "tokens in / out", "item s", "agent s"]
+    head = ["instance", "model", "agent", "attempt", "outcome", "cost $", "tokens in / out", "item s", "agent s", "reason"]
     bodies = []
     for record in sorted(records, key=lambda r: (natural(r.instance_id), r.model or "", r.agent, r.attempt)):
         outcome = record.outcome.value
@@ -353,10 +375,12 @@ def items(records: Sequence[TaskRecord], run_dir: Path, root: Path | None) -> st
             f"<td class='col-ohbench-model'>{escape(record.model or NO_MODEL)}</td><td>{escape(record.agent or '-')}</td>"
             f"<td class='num'>{record.attempt}</td>"
             f"<td class='col-ohbench-outcome' data-v='{_ORDER.get(outcome, 50)}'>"
-            f"<span class='swatch' style='background:{OUTCOME_COLORS.get(outcome, '#ccc')}'></span>{outcome}</td>"
+            f"<span class='swatch' style='background:{OUTCOME_COLORS.get(outcome, '#ccc')}'></span>{outcome}"
+            + "".join(f" <b class='ohbench-flag'>{escape(flag)}</b>" for flag in record.flags) + "</td>"
             f"<td class='num col-ohbench-cost' data-v='{record.cost_usd}'>{record.cost_usd:.4f}</td>"
             f"<td class='num' data-v='{record.input_tokens + record.output_tokens}'>{record.input_tokens} / {record.output_tokens}</td>"
-            f"<td class='num' data-v='{total}'>{total:.1f}</td><td class='num' data-v='{agent}'>{agent:.1f}</td></tr>"
+            f"<td class='num' data-v='{total}'>{total:.1f}</td><td class='num' data-v='{agent}'>{agent:.1f}</td>"
+            f"<td class='col-ohbench-reason'>{escape(_shown_reason(record))}</td></tr>"
         )
         folder = _log_folder(record, run_dir, root)
         inner = "".join(details(record, folder, with_verdict=True)) + _log_links(folder, run_dir)

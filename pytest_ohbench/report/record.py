@@ -9,6 +9,9 @@ from typing import Any
 from pytest_ohbench.outcomes import Outcome
 
 OUTPUT_LIMIT = 20_000  # characters of agent output kept in a record
+# A perf task whose human commit does not replay on this machine (checks/perf.py): its
+# records are judged as usual but left out of rates and of the gate.
+REPLAY_INVALID = "replay_invalid"
 
 
 def bounded(text: str, limit: int = OUTPUT_LIMIT) -> str:
@@ -45,7 +48,9 @@ class TaskRecord:
     agent_session_id: str = ""
     stage: str = "setup"  # last stage reached: setup, image, container, agent, check, done
     error: str | None = None  # one line, for harness errors and timeouts
-    reason: str = ""  # why a judged failure failed when the outcome alone does not say: oom_killed, no_prediction
+    # Why a judged failure failed, one line: `<code>: <detail>` (see failure_reason), e.g.
+    # "tests_failed: FAIL_TO_PASS failing (1/1): tests/test_a.py::test_x"; "" when resolved.
+    reason: str = ""
     image: str | None = None
     image_id: str | None = None  # the engine's id of `image`
     image_source: str | None = None  # how it was obtained: local, loaded, pulled, build, cached
@@ -53,6 +58,7 @@ class TaskRecord:
     patch: str = ""
     tests: dict[str, str] = dataclasses.field(default_factory=dict)  # test name -> status
     set_aside: list[str] = dataclasses.field(default_factory=list)  # agent-changed test infrastructure, not graded
+    flags: list[str] = dataclasses.field(default_factory=list)  # e.g. replay_invalid: left out of rates
     fail_to_pass: dict[str, list[str]] = dataclasses.field(
         default_factory=lambda: {"success": [], "failure": []}
     )
@@ -97,11 +103,35 @@ class TaskRecord:
         self.stage = "done"
         if error is not None:
             self.error = error.strip().splitlines()[0] if error.strip() else error
+        if not self.reason:  # every judged failure says why (a checker's reason is set before)
+            self.reason = failure_reason(outcome, "", error or "")
+
+
+def counted(record: TaskRecord) -> bool:
+    """True when the record counts in rates and gates (not flagged replay_invalid)."""
+    return REPLAY_INVALID not in record.flags
+
+
+def failure_reason(outcome: Outcome, code: str = "", detail: str = "") -> str:
+    """A judged failure's one-line reason: `<code>: <detail>`; the outcome is the code when the
+    checker gave none (empty_patch, test_timeout, ...). "" for anything but a judged failure."""
+    if not outcome.judged or outcome is Outcome.RESOLVED:
+        return ""
+    code = code or outcome.value
+    detail = " ".join(detail.split()).removeprefix(f"{code}: ")  # one line, the code once
+    return f"{code}: {detail}" if detail and detail != code else code
+
+
+def reason_code(reason: str) -> str:
+    """The code of a record's reason (the part before its first colon)."""
+    return reason.split(":", 1)[0].strip()
 
 
 def format_verdict(record: TaskRecord, detail: str = "") -> str:
     """The short verdict a failing item prints instead of a traceback."""
     lines = [f"{record.instance_id}: {record.outcome.value}" + (f" ({detail})" if detail else "")]
+    if record.reason and not detail:  # a verdict rebuilt from the record alone (report.html) says why
+        lines.append(f"  reason: {record.reason}")
     for label, split in (("FAIL_TO_PASS", record.fail_to_pass), ("PASS_TO_PASS", record.pass_to_pass)):
         failing = split.get("failure", [])
         total = len(failing) + len(split.get("success", []))

@@ -28,6 +28,13 @@ Definitions (also the meaning of every summary.json field):
   for k = 1 .. min(n) over the instances, the mean over instances of the unbiased pass@k
   (some of k attempts resolve, Chen et al. 2021) and pass^k (all k resolve, tau-bench), n
   attempts that ran and c of them resolved.
+- `replay_invalid`: the perf instances whose human commit does not replay on this machine
+  (below the criterion's bar or not significant, checks/perf.py); their records are counted
+  in `items` and `outcomes` but left out of `instances`, the resolved counts and rates,
+  pass@k and the gate.
+- `failure_reasons`: the judged failures (outcome judged, not resolved) counted by the code
+  of their `reason` (`tests_failed`, `skip_not_pass`, `empty_patch`, `below_human`, ...;
+  the part before the colon of each record's one-line reason).
 - `perf` (only when some record is a perf task): agent vs human speedups per task and
   per model, see report/perf_summary.py.
 """
@@ -36,14 +43,14 @@ from __future__ import annotations
 
 import datetime
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from pytest_ohbench.outcomes import Outcome
 from pytest_ohbench.report.perf_summary import format_perf, perf_summary
-from pytest_ohbench.report.record import TaskRecord, utc_now
+from pytest_ohbench.report.record import TaskRecord, counted, reason_code, utc_now
 from pytest_ohbench.report.run_folder import NO_MODEL, latest_records, record_key
 from pytest_ohbench.report.stats import pass_at_k, pass_hat_k, wilson_interval
 
@@ -65,10 +72,13 @@ def _group(records: list[TaskRecord]) -> dict[str, Any]:
     for record in records:
         counts[record.outcome.value] = counts.get(record.outcome.value, 0) + 1
     ran = [r for r in records if r.outcome != _NOT_RUN]
-    # Per instance, the resolved flag of each attempt that ran: the rate and pass@k.
+    # Per instance, the resolved flag of each attempt that ran: the rate and pass@k. A perf
+    # task whose human commit does not replay on this machine is left out of them.
     attempts: dict[tuple[str, ...], list[bool]] = defaultdict(list)
     for record in ran:
-        attempts[record_key(record)[:-1]].append(record.resolved)
+        if counted(record):
+            attempts[record_key(record)[:-1]].append(record.resolved)
+    invalid = {record_key(r)[:-1] for r in ran if not counted(r)}
     instances = len(attempts)
     resolved_instances = sum(any(results) for results in attempts.values())
     cost = sum(r.cost_usd for r in records)
@@ -91,7 +101,10 @@ def _group(records: list[TaskRecord]) -> dict[str, Any]:
         "agent_seconds": agent_seconds,
         "harness_seconds": round(max(0.0, item_seconds - agent_seconds), 3),
         "reasoning_tokens": sum(r.reasoning_tokens for r in records),
+        "replay_invalid": len(invalid),
     }
+    failures = Counter(reason_code(r.reason) or r.outcome.value for r in ran if r.outcome.judged and not r.resolved)
+    group["failure_reasons"] = dict(sorted(failures.items()))
     reasons = sorted({r.error for r in records if r.outcome == _NOT_RUN and r.error})
     if reasons:
         group["not_run_reasons"] = reasons
