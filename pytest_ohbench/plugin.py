@@ -250,6 +250,12 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
     return None
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest's own Dir and Package
+def pytest_collect_directory(path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    """A folder shaped as a Harbor task but incomplete: one error, and nothing in it is collected."""
+    return collect_folders.broken_folder(parent, path)
+
+
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     if is_dataset(parent.config, file_path):
         return DatasetFile.from_parent(parent, path=file_path)
