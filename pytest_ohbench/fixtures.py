@@ -33,7 +33,7 @@ from pytest_ohbench.runtime.containers import ContainerManager
 from pytest_ohbench.runtime.docker import DockerRuntime, docker_client, unreachable_message
 from pytest_ohbench.runtime.engines import EngineSlots, engine_label
 from pytest_ohbench.runtime.images import resolve_image
-from pytest_ohbench.runtime.local import start_local
+from pytest_ohbench.runtime.local import host_path, start_local
 from pytest_ohbench.runtime.workspace import extract_patch, strip_history
 from pytest_ohbench.state import RunState, run_state
 from pytest_ohbench.suite import SuiteConfig
@@ -293,7 +293,8 @@ def copy_inputs(runtime: Runtime, task: Task) -> None:
         if entry.source.is_dir():
             runtime.write_tree(target, entry.source)
         else:
-            runtime.execute(f"mkdir -p {shlex.quote(os.path.dirname(target) or '/')}")
+            # host_path: on the local runtime an absolute target is below its folder, never the host's /.
+            runtime.execute(f"mkdir -p {shlex.quote(host_path(runtime, os.path.dirname(target) or '/'))}")
             runtime.write_file(target, entry.source.read_bytes())
 
 

@@ -10,6 +10,7 @@ tasks that did not succeed; the agent finds no check file while it runs.
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import shutil
 from pathlib import Path
@@ -246,3 +247,19 @@ def test_mini_with_a_scripted_llm_on_the_local_runtime(pytester: pytest.Pytester
         "success", 3200, 120, 300)
     assert line["total_cost"] == pytest.approx(3200 * 0.000001 + 120 * 0.000002)
     assert (pytester.path / "reports" / "mini" / "trajectories" / "csv_summary.json").is_file()
+
+
+def test_an_absolute_input_target_on_the_local_runtime_lands_in_the_task_folder(pytester: pytest.Pytester) -> None:
+    target = f"/ohbench-input-{os.getpid()}-{pytester.path.name[-12:]}"  # a top folder the host must not get
+    prompts_dir = pytester.mkdir("prompts")
+    (prompts_dir / "data.csv").write_text("a,b\n")
+    (prompts_dir / "copy.md").write_text(
+        f"---\nfiles: [{{source: data.csv, target: {target}/data.csv}}]\n"
+        f'check: test -f "$OHBENCH_ROOT{target}/data.csv"\n---\nLook at {target}/data.csv.\n'
+    )
+    result = pytester.runpytest_subprocess("prompts", "--agent", "noop", "--ohbench-runtime", "local")
+    created = os.path.lexists(target)
+    if created:
+        shutil.rmtree(target)
+    assert not created, f"the run made {target} on the host"
+    result.assert_outcomes(passed=1)
