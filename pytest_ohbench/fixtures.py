@@ -33,7 +33,7 @@ from pytest_ohbench.runtime.containers import ContainerManager
 from pytest_ohbench.runtime.docker import DockerRuntime, docker_client, unreachable_message
 from pytest_ohbench.runtime.engines import EngineSlots, engine_label
 from pytest_ohbench.runtime.images import resolve_image
-from pytest_ohbench.runtime.local import host_path, start_local
+from pytest_ohbench.runtime.local import host_path, host_text, start_local
 from pytest_ohbench.runtime.workspace import extract_patch, strip_history
 from pytest_ohbench.state import RunState, run_state
 from pytest_ohbench.suite import SuiteConfig
@@ -342,13 +342,16 @@ def ohbench_agent_run(
     reference = ohbench_task.reference if ohbench_agent.wants_reference else None
     uses_runtime = ohbench_agent.uses_runtime(reference)
     runtime = request.getfixturevalue("ohbench_runtime") if uses_runtime else None
+    # On the local runtime the workspace is a host folder: the prompt names it, not the task's workdir.
+    view = ohbench_task.view()
+    view = dataclasses.replace(view, prompt=host_text(runtime, view.prompt), hints_text=host_text(runtime, view.hints_text))
     context = AgentContext(
-        task=ohbench_task.view(),
+        task=view,
         runtime=runtime,
         log_dir=ohbench_log_dir,
         llm=ohbench_llm,
         time_limit=ohbench_task.agent_timeout or ohbench_suite.timeouts.agent,
-        prompt=agent_prompt(ohbench_task, run_state(request.config).settings.hints),
+        prompt=host_text(runtime, agent_prompt(ohbench_task, run_state(request.config).settings.hints)),
         reference=reference,
     )
     ohbench_record.instruction = context.prompt
