@@ -12,7 +12,7 @@ import pytest
 from pytest_ohbench.checks.swebench_specs import missing_extra_message, swebench_available, wants_official
 from pytest_ohbench.errors import DatasetError, HarnessError, OhbenchWarning, TaskFailed
 from pytest_ohbench.state import run_state
-from pytest_ohbench.suite import SuiteConfig, load_suite
+from pytest_ohbench.suite import SUITE_FILE, SuiteConfig, load_suite
 from pytest_ohbench.tasks.model import Task
 from pytest_ohbench.tasks.perf import KNOWN_FIELDS as PERF_FIELDS
 from pytest_ohbench.tasks.perf import reveal_reference
@@ -46,10 +46,8 @@ def is_dataset(config: pytest.Config, path: Path) -> bool:
     if path.suffix != ".jsonl":
         return False
     suite = suite_for(config, path.parent)
-    if suite is None:
-        return False
-    if isinstance(suite, DatasetError):
-        return True  # collected so the broken suite.yaml is reported, not silently ignored
+    if suite is None or isinstance(suite, DatasetError):
+        return False  # a broken suite.yaml is reported once, on itself (broken_suite_file)
     if suite.kind in ("prompts", "gittaskbench", "harbor"):
         return False  # folder suites: collect_folders.py
     return any(path.match(pattern) for pattern in suite.datasets)
@@ -63,6 +61,16 @@ def inside_suite(config: pytest.Config, path: Path) -> bool:
         if directory == config.rootpath:
             break
     return False
+
+
+def broken_suite_file(config: pytest.Config, path: Path) -> bool:
+    """True for a suite.yaml that cannot be loaded (and is not a file of another suite): it is
+    collected as its one error, while nothing of its folder is (its datasets cannot be told apart)."""
+    return (
+        path.name == SUITE_FILE
+        and isinstance(suite_for(config, path.parent), DatasetError)
+        and not inside_suite(config, path.parent)
+    )
 
 
 def item_name(instance_id: str, model: str | None, attempt: int, attempts: int) -> str:
@@ -140,6 +148,20 @@ class InvalidRow(pytest.Collector):
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> str:  # type: ignore[override]
         return str(excinfo.value)
+
+
+class BrokenSuiteFile(pytest.File):
+    """A suite.yaml that cannot be loaded: one collection error naming it, whatever its folder holds."""
+
+    def collect(self) -> Iterator[pytest.Item | pytest.Collector]:
+        suite = suite_for(self.config, self.path.parent)
+        assert isinstance(suite, DatasetError)
+        raise suite
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:  # type: ignore[override]
+        if isinstance(excinfo.value, DatasetError):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
 
 
 class DatasetFile(pytest.File):

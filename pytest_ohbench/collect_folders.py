@@ -142,8 +142,7 @@ def folder_at(config: pytest.Config, directory: Path) -> Folder | None:
         folder = Folder(PROMPTS, directory, _with_kind_defaults(suite))  # type: ignore[arg-type]
     elif suite is None and _bare_prompt_folder(config, directory):
         folder = Folder(PROMPTS, directory, _default_suite(directory, PROMPTS))
-    elif isinstance(suite, DatasetError) and _bare_prompt_folder(config, directory):
-        folder = Folder(PROMPTS, directory, suite)  # reported on each prompt, not ignored silently
+    # A broken suite.yaml makes no folder suite: it is reported once, on itself (collect.py).
     cache[directory] = folder
     return folder
 

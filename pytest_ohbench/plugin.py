@@ -18,7 +18,16 @@ from pytest_ohbench.agents.base import AgentConfigError, agent_names, load_agent
 from pytest_ohbench.agents.openhands_settings import CONDENSERS
 from pytest_ohbench.agents.replay import PredictionsError, load_predictions, prediction_warnings
 from pytest_ohbench.checks.grading import SKIP_RULES
-from pytest_ohbench.collect import DatasetFile, InvalidRow, TaskItem, inside_suite, is_dataset, warns_here
+from pytest_ohbench.collect import (
+    BrokenSuiteFile,
+    DatasetFile,
+    InvalidRow,
+    TaskItem,
+    broken_suite_file,
+    inside_suite,
+    is_dataset,
+    warns_here,
+)
 from pytest_ohbench.controller import RunController
 from pytest_ohbench.errors import HarnessError, OhbenchWarning, TaskFailed
 from pytest_ohbench.gateway import plugin as gateway_plugin
@@ -245,6 +254,8 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
     folder_verdict = collect_folders.ignore(config, collection_path)
     if folder_verdict is not None:  # prompt folders, GitTaskBench roots, Harbor tasks
         return folder_verdict
+    if broken_suite_file(config, collection_path):
+        return False
     if inside_suite(config, collection_path) and not is_dataset(config, collection_path):
         return True
     return None
@@ -259,6 +270,8 @@ def pytest_collect_directory(path: Path, parent: pytest.Collector) -> pytest.Col
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     if is_dataset(parent.config, file_path):
         return DatasetFile.from_parent(parent, path=file_path)
+    if broken_suite_file(parent.config, file_path):
+        return BrokenSuiteFile.from_parent(parent, path=file_path)
     return collect_folders.collector(parent, file_path)
 
 
