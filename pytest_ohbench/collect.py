@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -125,10 +126,11 @@ class TaskItem(pytest.Function):
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:  # type: ignore[override]
         """A short verdict for judged failures and harness errors instead of a traceback."""
+        shown = run_state(self.config).shown_text  # paths as they open from where pytest ran
         if isinstance(excinfo.value, TaskFailed):
-            return excinfo.value.verdict
+            return shown(excinfo.value.verdict)
         if isinstance(excinfo.value, HarnessError):
-            return f"{self.ohbench_task.instance_id}: {excinfo.value.outcome.value}: {excinfo.value.message}"
+            return shown(f"{self.ohbench_task.instance_id}: {excinfo.value.outcome.value}: {excinfo.value.message}")
         return super().repr_failure(excinfo)
 
     def reportinfo(self) -> tuple[Path, int, str]:
@@ -147,7 +149,7 @@ class InvalidRow(pytest.Collector):
         raise self.error
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> str:  # type: ignore[override]
-        return str(excinfo.value)
+        return run_state(self.config).shown_text(str(excinfo.value))
 
 
 class BrokenSuiteFile(pytest.File):
@@ -160,7 +162,7 @@ class BrokenSuiteFile(pytest.File):
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:  # type: ignore[override]
         if isinstance(excinfo.value, DatasetError):
-            return str(excinfo.value)
+            return run_state(self.config).shown_text(str(excinfo.value))
         return super().repr_failure(excinfo)
 
 
@@ -201,8 +203,9 @@ class DatasetFile(pytest.File):
         """Warn (once per dataset) about a file with no rows and row fields nothing reads."""
         if not warns_here(self.config):
             return
+        shown = run_state(self.config).shown(self.path)
         if not entries:
-            self.warn(OhbenchWarning(f"{self.path}: empty dataset: it has no rows"))
+            self._warn(shown, "empty dataset: it has no rows")
         described = []
         for kind, known in (("perf", PERF_FIELDS), (None, SWE_FIELDS)):  # each kind against its own fields
             names = {
@@ -212,9 +215,14 @@ class DatasetFile(pytest.File):
             described.append(unknown_fields(names, known))
         unknown = ", ".join(d for d in described if d)
         if unknown:
-            self.warn(OhbenchWarning(f"{self.path}: row fields the harness does not read, ignored: {unknown}"))
+            self._warn(shown, f"row fields the harness does not read, ignored: {unknown}")
+
+    @staticmethod
+    def _warn(shown: str, message: str) -> None:
+        # Node.warn() would put the file's absolute path before the message: the path the user sees.
+        warnings.warn_explicit(OhbenchWarning(f"{shown}: {message}"), category=None, filename=shown, lineno=0)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:  # type: ignore[override]
         if isinstance(excinfo.value, DatasetError):
-            return str(excinfo.value)
+            return run_state(self.config).shown_text(str(excinfo.value))
         return super().repr_failure(excinfo)

@@ -33,6 +33,7 @@ import yaml
 
 from pytest_ohbench.collect import InvalidRow, suite_for, task_items
 from pytest_ohbench.errors import DatasetError
+from pytest_ohbench.state import run_state
 from pytest_ohbench.suite import SUITE_FILE, SuiteConfig, load_suite
 from pytest_ohbench.tasks import gittaskbench, harbor, prompts
 
@@ -305,5 +306,5 @@ class BrokenTaskFolder(pytest.Directory):
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:  # type: ignore[override]
         if isinstance(excinfo.value, DatasetError):
-            return str(excinfo.value)
+            return run_state(self.config).shown_text(str(excinfo.value))
         return super().repr_failure(excinfo)

@@ -46,6 +46,7 @@ class TaskOutcome:
 
     record: TaskRecord
     detail: str = ""
+    logs: str | None = None  # the log folder as printed for the user (relative to where they ran pytest)
 
     @property
     def outcome(self) -> Outcome:
@@ -54,7 +55,7 @@ class TaskOutcome:
     def assert_resolved(self) -> None:
         """Raise TaskFailed with a short verdict unless the task was resolved."""
         if not self.record.resolved:
-            raise TaskFailed(format_verdict(self.record, self.detail))
+            raise TaskFailed(format_verdict(self.record, self.detail, self.logs))
 
 
 @pytest.fixture
@@ -403,19 +404,20 @@ def ohbench_outcome(
 ) -> TaskOutcome:
     """Judge the agent's work with the checker of the task's check spec: the item's outcome."""
     record = ohbench_record
+    logs = run_state(request.config).shown(ohbench_log_dir)
     if ohbench_agent_run.status == AgentStatus.TIMEOUT:
         record.set_outcome(Outcome.AGENT_TIMEOUT, ohbench_agent_run.error)
-        return TaskOutcome(record, "the agent ran out of time")
+        return TaskOutcome(record, "the agent ran out of time", logs)
     if ohbench_agent_run.status == AgentStatus.NO_PREDICTION:
         # Nothing was submitted for this task (SWE-bench's convention): a judged failure.
         record.set_outcome(Outcome.EMPTY_PATCH)
         record.reason = AgentStatus.NO_PREDICTION.value
-        return TaskOutcome(record, ohbench_agent_run.error or "no prediction")
+        return TaskOutcome(record, ohbench_agent_run.error or "no prediction", logs)
     if ohbench_agent_run.status == AgentStatus.MAX_COST:
         budget = run_state(request.config).settings.agent.max_cost_per_task
         spent = f"spent ${record.cost_usd:.4f}" + (f" of ${budget:g}" if budget else "")
         record.set_outcome(Outcome.BUDGET_EXCEEDED, ohbench_agent_run.error or f"the task's budget ran out: {spent}")
-        return TaskOutcome(record, f"the budget ran out ({spent})")
+        return TaskOutcome(record, f"the budget ran out ({spent})", logs)
     try:
         checker = checker_for(ohbench_task.check)
     except LookupError as exc:
@@ -466,7 +468,7 @@ def ohbench_outcome(
             # The item's time limit struck while its work was judged: a judged test_timeout,
             # so the test body fails it (raised from this fixture it would be a pytest error).
             record.set_outcome(Outcome.TEST_TIMEOUT, f"{str(exc).splitlines()[0]} during stage check")
-            return TaskOutcome(record, "the item ran past its time limit while its tests ran")
+            return TaskOutcome(record, "the item ran past its time limit while its tests ran", logs)
     record.tests, record.check, record.reason = result.tests, result.details, result.reason
     record.set_aside = result.set_aside
     if result.grade is not None:
@@ -475,4 +477,4 @@ def ohbench_outcome(
     annotate = getattr(checker, "annotate_record", None)
     if annotate is not None:
         annotate(record, ohbench_llm)
-    return TaskOutcome(record, result.detail)
+    return TaskOutcome(record, result.detail, logs)

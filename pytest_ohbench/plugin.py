@@ -58,7 +58,7 @@ from pytest_ohbench.session_setup import (
     resume_target,
 )
 from pytest_ohbench.settings import build_settings
-from pytest_ohbench.state import STATE_KEY, RunState, run_state
+from pytest_ohbench.state import STATE_KEY, RunState, run_state, shown_text
 
 WORKER_RUN_ID = "ohbench_run_id"
 WORKER_CONTROLLER = "ohbench_controller"
@@ -185,6 +185,14 @@ def _interrupt(signum: int, frame: Any) -> None:
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-html reads --html
 def pytest_configure(config: pytest.Config) -> None:
+    try:
+        configure(config)
+    except pytest.UsageError as exc:  # the paths it names, as they open from where pytest ran
+        raise pytest.UsageError(shown_text(str(exc), Path(config.invocation_params.dir))) from None
+
+
+def configure(config: pytest.Config) -> None:
+    """The session's state, settings and plugins (a bad setting is a UsageError)."""
     if threading.current_thread() is threading.main_thread():
         config.stash[PREVIOUS_SIGTERM] = signal.signal(signal.SIGTERM, _interrupt)
     config.pluginmanager.register(fixtures, "ohbench-fixtures")
@@ -200,6 +208,7 @@ def pytest_configure(config: pytest.Config) -> None:
         folder=RunFolder(reports, run_id),
         is_controller=workerinput is None,
         rootpath=config.rootpath,
+        invocation_dir=Path(config.invocation_params.dir),
         controller=(workerinput or {}).get(WORKER_CONTROLLER) or controller_id(),
         llms=load_llm_sections(settings),
         resumed=resumed,
@@ -298,8 +307,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     predictions = run_state(config).settings.agent.predictions
     if run_state(config).agent == "replay" and predictions is not None and warns_here(config):
         ids = [item.ohbench_task.instance_id for item in items if isinstance(item, TaskItem)]
+        state = run_state(config)  # the file as it opens from where pytest ran
         for message in prediction_warnings(predictions, ids):
-            warnings.warn_explicit(OhbenchWarning(message), None, str(predictions), 0)
+            warnings.warn_explicit(OhbenchWarning(state.shown_text(message)), None, state.shown(predictions), 0)
 
 
 @pytest.hookimpl(wrapper=True)

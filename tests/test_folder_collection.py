@@ -99,13 +99,14 @@ def test_bad_input_is_one_line_naming_the_file_and_the_rest_runs(pytester: pytes
     (tasks / "fix-median" / "task.toml").write_text("[agent]\ntimeout_sec = 'ten'\n")
     (tasks / "access-log-report" / "tests" / "test.sh").unlink()
     result = pytester.runpytest_subprocess("prompts", "gtb", "tasks", "--agent", "noop", "-k", "good", *workers)
+    # Each file named as it opens from the folder pytest ran in (here the rootdir).
     result.stdout.fnmatch_lines_random([
-        f"{prompts}/empty.md: empty prompt (no text after the front matter)",
-        f"{prompts}/latin1.md: not UTF-8 text (byte 0xe9 at offset 1)",
-        f"{prompts}/frontmatter.md:3: front matter is not valid YAML: *",
-        f"{root}/config/Statkit_01/task_info.yaml: test_script test_scripts/Statkit_01/test_script.py does not exist",
-        f"{tasks}/fix-median/task.toml: agent.timeout_sec must be a number, got 'ten'",
-        f"{tasks}/access-log-report/task.toml: tests/test.sh not found in {tasks}/access-log-report",
+        "prompts/empty.md: empty prompt (no text after the front matter)",
+        "prompts/latin1.md: not UTF-8 text (byte 0xe9 at offset 1)",
+        "prompts/frontmatter.md:3: front matter is not valid YAML: *",
+        "gtb/config/Statkit_01/task_info.yaml: test_script test_scripts/Statkit_01/test_script.py does not exist",
+        "tasks/fix-median/task.toml: agent.timeout_sec must be a number, got 'ten'",
+        "tasks/access-log-report/task.toml: tests/test.sh not found in tasks/access-log-report",
     ])
     result.stdout.fnmatch_lines(["*1 passed*6 errors*"])
     assert result.ret == pytest.ExitCode.TESTS_FAILED

@@ -99,8 +99,9 @@ class TaskRecord:
             self.error = error.strip().splitlines()[0] if error.strip() else error
 
 
-def format_verdict(record: TaskRecord, detail: str = "") -> str:
-    """The short verdict a failing item prints instead of a traceback."""
+def format_verdict(record: TaskRecord, detail: str = "", logs: str | None = None) -> str:
+    """The short verdict a failing item prints instead of a traceback (`logs`: the log folder as
+    the reader should see it, default the record's own, relative to the rootdir)."""
     lines = [f"{record.instance_id}: {record.outcome.value}" + (f" ({detail})" if detail else "")]
     for label, split in (("FAIL_TO_PASS", record.fail_to_pass), ("PASS_TO_PASS", record.pass_to_pass)):
         failing = split.get("failure", [])
@@ -111,5 +112,5 @@ def format_verdict(record: TaskRecord, detail: str = "") -> str:
     if record.error:
         lines.append(f"  error: {record.error}")
     if record.log_dir:
-        lines.append(f"  logs: {record.log_dir}")
+        lines.append(f"  logs: {logs or record.log_dir}")
     return "\n".join(lines)
