@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ import pytest
 from pytest_ohbench.checks.swebench_specs import missing_extra_message, swebench_available, wants_official
 from pytest_ohbench.errors import DatasetError, HarnessError, OhbenchWarning, TaskFailed
 from pytest_ohbench.state import run_state
-from pytest_ohbench.suite import SuiteConfig, load_suite
+from pytest_ohbench.suite import SUITE_FILE, SuiteConfig, load_suite
 from pytest_ohbench.tasks.model import Task
 from pytest_ohbench.tasks.perf import KNOWN_FIELDS as PERF_FIELDS
 from pytest_ohbench.tasks.perf import reveal_reference
@@ -46,10 +47,8 @@ def is_dataset(config: pytest.Config, path: Path) -> bool:
     if path.suffix != ".jsonl":
         return False
     suite = suite_for(config, path.parent)
-    if suite is None:
-        return False
-    if isinstance(suite, DatasetError):
-        return True  # collected so the broken suite.yaml is reported, not silently ignored
+    if suite is None or isinstance(suite, DatasetError):
+        return False  # a broken suite.yaml is reported once, on itself (broken_suite_file)
     if suite.kind in ("prompts", "gittaskbench", "harbor"):
         return False  # folder suites: collect_folders.py
     return any(path.match(pattern) for pattern in suite.datasets)
@@ -63,6 +62,16 @@ def inside_suite(config: pytest.Config, path: Path) -> bool:
         if directory == config.rootpath:
             break
     return False
+
+
+def broken_suite_file(config: pytest.Config, path: Path) -> bool:
+    """True for a suite.yaml that cannot be loaded (and is not a file of another suite): it is
+    collected as its one error, while nothing of its folder is (its datasets cannot be told apart)."""
+    return (
+        path.name == SUITE_FILE
+        and isinstance(suite_for(config, path.parent), DatasetError)
+        and not inside_suite(config, path.parent)
+    )
 
 
 def item_name(instance_id: str, model: str | None, attempt: int, attempts: int) -> str:
@@ -117,10 +126,11 @@ class TaskItem(pytest.Function):
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:  # type: ignore[override]
         """A short verdict for judged failures and harness errors instead of a traceback."""
+        shown = run_state(self.config).shown_text  # paths as they open from where pytest ran
         if isinstance(excinfo.value, TaskFailed):
-            return excinfo.value.verdict
+            return shown(excinfo.value.verdict)
         if isinstance(excinfo.value, HarnessError):
-            return f"{self.ohbench_task.instance_id}: {excinfo.value.outcome.value}: {excinfo.value.message}"
+            return shown(f"{self.ohbench_task.instance_id}: {excinfo.value.outcome.value}: {excinfo.value.message}")
         return super().repr_failure(excinfo)
 
     def reportinfo(self) -> tuple[Path, int, str]:
@@ -139,7 +149,21 @@ class InvalidRow(pytest.Collector):
         raise self.error
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> str:  # type: ignore[override]
-        return str(excinfo.value)
+        return run_state(self.config).shown_text(str(excinfo.value))
+
+
+class BrokenSuiteFile(pytest.File):
+    """A suite.yaml that cannot be loaded: one collection error naming it, whatever its folder holds."""
+
+    def collect(self) -> Iterator[pytest.Item | pytest.Collector]:
+        suite = suite_for(self.config, self.path.parent)
+        assert isinstance(suite, DatasetError)
+        raise suite
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:  # type: ignore[override]
+        if isinstance(excinfo.value, DatasetError):
+            return run_state(self.config).shown_text(str(excinfo.value))
+        return super().repr_failure(excinfo)
 
 
 class DatasetFile(pytest.File):
@@ -179,8 +203,9 @@ class DatasetFile(pytest.File):
         """Warn (once per dataset) about a file with no rows and row fields nothing reads."""
         if not warns_here(self.config):
             return
+        shown = run_state(self.config).shown(self.path)
         if not entries:
-            self.warn(OhbenchWarning(f"{self.path}: empty dataset: it has no rows"))
+            self._warn(shown, "empty dataset: it has no rows")
         described = []
         for kind, known in (("perf", PERF_FIELDS), (None, SWE_FIELDS)):  # each kind against its own fields
             names = {
@@ -190,9 +215,14 @@ class DatasetFile(pytest.File):
             described.append(unknown_fields(names, known))
         unknown = ", ".join(d for d in described if d)
         if unknown:
-            self.warn(OhbenchWarning(f"{self.path}: row fields the harness does not read, ignored: {unknown}"))
+            self._warn(shown, f"row fields the harness does not read, ignored: {unknown}")
+
+    @staticmethod
+    def _warn(shown: str, message: str) -> None:
+        # Node.warn() would put the file's absolute path before the message: the path the user sees.
+        warnings.warn_explicit(OhbenchWarning(f"{shown}: {message}"), category=None, filename=shown, lineno=0)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:  # type: ignore[override]
         if isinstance(excinfo.value, DatasetError):
-            return str(excinfo.value)
+            return run_state(self.config).shown_text(str(excinfo.value))
         return super().repr_failure(excinfo)

@@ -11,7 +11,10 @@ Which folders are suites (and nothing else is collected from them):
   `suite.yaml` with `kind: gittaskbench`). Each `config/<task>/task_info.yaml` is one task;
 - a Harbor task folder: `task.toml` beside `instruction.md`; its `task.toml` is the task.
   A `suite.yaml` with `kind: harbor` in the folder above gives its tasks defaults (and
-  nothing but task folders is collected below it).
+  nothing but task folders is collected below it). A folder shaped as a task (instruction.md
+  beside tests/test.sh, environment/Dockerfile, ...; inside a Harbor suite any of these) that
+  lacks task.toml or instruction.md is one collection error, and nothing in it is collected:
+  its hidden tests would otherwise run on the host as ordinary tests.
 
 Nothing else inside these folders is collected: not the test scripts, not the code bases'
 own tests, not a task's `tests/`.
@@ -30,11 +33,13 @@ import yaml
 
 from pytest_ohbench.collect import InvalidRow, suite_for, task_items
 from pytest_ohbench.errors import DatasetError
+from pytest_ohbench.state import run_state
 from pytest_ohbench.suite import SUITE_FILE, SuiteConfig, load_suite
 from pytest_ohbench.tasks import gittaskbench, harbor, prompts
 
 PROMPTS, GITTASKBENCH, HARBOR = "prompts", "gittaskbench", "harbor"
 HARBOR_SET = "harbor-set"  # a folder of Harbor task folders with a suite.yaml (kind: harbor)
+HARBOR_BROKEN = "harbor-broken"  # shaped as a Harbor task, but no task.toml or instruction.md
 FOLDER_KINDS = (PROMPTS, GITTASKBENCH, HARBOR)
 KIND_WORKDIR = {PROMPTS: "/workspace", GITTASKBENCH: "/GitTaskBench"}
 PROMPT_PATTERNS = ["*.md"]
@@ -48,7 +53,7 @@ PROJECT_MARKERS = (
 class Folder:
     """A folder suite: what kind it is, where, and its settings (or why they cannot be read)."""
 
-    kind: str  # prompts | gittaskbench | harbor (a single task folder) | harbor-set
+    kind: str  # prompts | gittaskbench | harbor (a single task folder) | harbor-set | harbor-broken
     path: Path
     suite: SuiteConfig | DatasetError
 
@@ -126,6 +131,8 @@ def folder_at(config: pytest.Config, directory: Path) -> Folder | None:
         parent = suite_for(config, directory.parent)
         defaults = parent if isinstance(parent, SuiteConfig) and parent.kind == HARBOR else _default_suite(directory.parent, HARBOR)
         folder = Folder(HARBOR, directory, defaults)
+    elif suite is None and (problem := harbor.incomplete_task(directory, _in_harbor_suite(config, directory))):
+        folder = Folder(HARBOR_BROKEN, directory, DatasetError(problem))
     elif kind == GITTASKBENCH:
         folder = Folder(GITTASKBENCH, directory, _with_kind_defaults(suite))  # type: ignore[arg-type]
     elif suite is None and gittaskbench.is_root(directory):
@@ -136,8 +143,7 @@ def folder_at(config: pytest.Config, directory: Path) -> Folder | None:
         folder = Folder(PROMPTS, directory, _with_kind_defaults(suite))  # type: ignore[arg-type]
     elif suite is None and _bare_prompt_folder(config, directory):
         folder = Folder(PROMPTS, directory, _default_suite(directory, PROMPTS))
-    elif isinstance(suite, DatasetError) and _bare_prompt_folder(config, directory):
-        folder = Folder(PROMPTS, directory, suite)  # reported on each prompt, not ignored silently
+    # A broken suite.yaml makes no folder suite: it is reported once, on itself (collect.py).
     cache[directory] = folder
     return folder
 
@@ -160,8 +166,19 @@ def _ancestors(config: pytest.Config, path: Path) -> Iterator[Path]:
             break
 
 
+def _in_harbor_suite(config: pytest.Config, directory: Path) -> bool:
+    """True when a folder above `directory` has a suite.yaml saying `kind: harbor`."""
+    for above in _ancestors(config, directory):
+        suite = suite_for(config, above)
+        if suite is not None:
+            return isinstance(suite, SuiteConfig) and suite.kind == HARBOR
+    return False
+
+
 def _allowed(folder: Folder, path: Path) -> bool:
     """Whether `path`, somewhere below `folder`, may be collected."""
+    if folder.kind == HARBOR_BROKEN:
+        return False  # its own error is reported once, on the folder
     parts = path.relative_to(folder.path).parts
     if folder.kind == PROMPTS:
         return len(parts) == 1 and is_prompt(path, folder)
@@ -193,6 +210,14 @@ def collector(parent: pytest.Collector, path: Path) -> pytest.File | None:
         root = folder_at(config, path.parents[2])
         if root is not None and root.kind == GITTASKBENCH:
             return GitTaskBenchFile.from_parent(parent, path=path)
+    return None
+
+
+def broken_folder(parent: pytest.Collector, path: Path) -> pytest.Directory | None:
+    """pytest_collect_directory: the collector of a folder that is a broken task, or None."""
+    folder = folder_at(parent.config, path)
+    if folder is not None and folder.kind == HARBOR_BROKEN:
+        return BrokenTaskFolder.from_parent(parent, path=path)
     return None
 
 
@@ -266,3 +291,20 @@ class HarborTaskFile(FolderTaskFile):
 
     def load(self, suite: SuiteConfig) -> tuple[Any, SuiteConfig]:
         return harbor.load_task(self.path.parent, suite)
+
+
+class BrokenTaskFolder(pytest.Directory):
+    """A folder shaped as a task that cannot be one: one collection error naming it, and nothing
+    below it is collected (the other tasks still run, as after a bad dataset row)."""
+
+    ohbench_unreadable = True  # tolerated by BadRowTolerance, like an unreadable dataset
+
+    def collect(self) -> Iterator[pytest.Item | pytest.Collector]:
+        folder = folder_at(self.config, self.path)
+        assert folder is not None and isinstance(folder.suite, DatasetError)
+        raise folder.suite
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:  # type: ignore[override]
+        if isinstance(excinfo.value, DatasetError):
+            return run_state(self.config).shown_text(str(excinfo.value))
+        return super().repr_failure(excinfo)

@@ -194,7 +194,7 @@ class RunController:
             for line, markup in report_lines(self.comparison, self.unlike):
                 terminalreporter.write_line(line, red=markup == "fail", yellow=markup == "warning")
         if self.written:
-            path = self.state.relative(self.state.folder.path)
+            path = self.state.shown(self.state.folder.path)
             terminalreporter.write_sep("-", f"ohbench: {self.written} results in {path}/results.jsonl")
             if self.summary is not None:
                 terminalreporter.write_line(f"ohbench: report {path}/report.html")

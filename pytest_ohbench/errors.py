@@ -3,6 +3,9 @@ category; the last line of a command's output that their messages quote."""
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 import pytest
 
 from pytest_ohbench.outcomes import Outcome
@@ -13,6 +16,29 @@ def last_line(text: str, empty: str = "no output") -> str:
     what a one-line error message quotes of it."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return lines[-1] if lines else empty
+
+
+def describe_unknown(names: Iterable[str], known: Iterable[str], prefix: str = "", list_known: bool = False) -> list[str]:
+    """`'prefix.name' (did you mean 'prefix.other'?)` for each of `names` not in `known`, sorted.
+
+    Without a close match a name is shown alone, or with the known names when `list_known`.
+    """
+    choices = sorted(set(known))
+    described = []
+    for name in sorted(set(names) - set(choices)):
+        close = difflib.get_close_matches(name, choices, n=1)
+        if close:
+            described.append(f"'{prefix}{name}' (did you mean '{prefix}{close[0]}'?)")
+        elif list_known:
+            described.append(f"'{prefix}{name}' (known: {', '.join(choices)})")
+        else:
+            described.append(f"'{prefix}{name}'")
+    return described
+
+
+def unknown_keys_message(described: list[str], what: str = "key") -> str:
+    """`unknown key 'x' (...)` or `unknown keys 'x' (...), 'y' (...)`: every one of a file in one message."""
+    return f"unknown {what}{'s' if len(described) > 1 else ''} {', '.join(described)}"
 
 
 class OhbenchError(Exception):

@@ -34,7 +34,7 @@ from pytest_ohbench.runtime.containers import ContainerManager
 from pytest_ohbench.runtime.docker import DockerRuntime, docker_client, unreachable_message
 from pytest_ohbench.runtime.engines import EngineSlots, engine_label
 from pytest_ohbench.runtime.images import resolve_image
-from pytest_ohbench.runtime.local import start_local
+from pytest_ohbench.runtime.local import host_path, host_text, start_local
 from pytest_ohbench.runtime.workspace import extract_patch, strip_history
 from pytest_ohbench.state import RunState, run_state
 from pytest_ohbench.suite import SuiteConfig
@@ -47,6 +47,7 @@ class TaskOutcome:
 
     record: TaskRecord
     detail: str = ""
+    logs: str | None = None  # the log folder as printed for the user (relative to where they ran pytest)
 
     @property
     def outcome(self) -> Outcome:
@@ -55,7 +56,7 @@ class TaskOutcome:
     def assert_resolved(self) -> None:
         """Raise TaskFailed with a short verdict unless the task was resolved."""
         if not self.record.resolved:
-            raise TaskFailed(format_verdict(self.record, self.detail))
+            raise TaskFailed(format_verdict(self.record, self.detail, self.logs))
 
 
 @pytest.fixture
@@ -294,7 +295,8 @@ def copy_inputs(runtime: Runtime, task: Task) -> None:
         if entry.source.is_dir():
             runtime.write_tree(target, entry.source)
         else:
-            runtime.execute(f"mkdir -p {shlex.quote(os.path.dirname(target) or '/')}")
+            # host_path: on the local runtime an absolute target is below its folder, never the host's /.
+            runtime.execute(f"mkdir -p {shlex.quote(host_path(runtime, os.path.dirname(target) or '/'))}")
             runtime.write_file(target, entry.source.read_bytes())
 
 
@@ -342,13 +344,16 @@ def ohbench_agent_run(
     reference = ohbench_task.reference if ohbench_agent.wants_reference else None
     uses_runtime = ohbench_agent.uses_runtime(reference)
     runtime = request.getfixturevalue("ohbench_runtime") if uses_runtime else None
+    # On the local runtime the workspace is a host folder: the prompt names it, not the task's workdir.
+    view = ohbench_task.view()
+    view = dataclasses.replace(view, prompt=host_text(runtime, view.prompt), hints_text=host_text(runtime, view.hints_text))
     context = AgentContext(
-        task=ohbench_task.view(),
+        task=view,
         runtime=runtime,
         log_dir=ohbench_log_dir,
         llm=ohbench_llm,
         time_limit=ohbench_task.agent_timeout or ohbench_suite.timeouts.agent,
-        prompt=agent_prompt(ohbench_task, run_state(request.config).settings.hints),
+        prompt=host_text(runtime, agent_prompt(ohbench_task, run_state(request.config).settings.hints)),
         reference=reference,
     )
     ohbench_record.instruction = context.prompt
@@ -400,20 +405,21 @@ def ohbench_outcome(
 ) -> TaskOutcome:
     """Judge the agent's work with the checker of the task's check spec: the item's outcome."""
     record = ohbench_record
+    logs = run_state(request.config).shown(ohbench_log_dir)
     if ohbench_agent_run.status == AgentStatus.TIMEOUT:
         record.set_outcome(Outcome.AGENT_TIMEOUT, ohbench_agent_run.error)
-        return TaskOutcome(record, "the agent ran out of time")
+        return TaskOutcome(record, "the agent ran out of time", logs)
     if ohbench_agent_run.status == AgentStatus.NO_PREDICTION:
         # Nothing was submitted for this task (SWE-bench's convention): a judged failure.
         detail = ohbench_agent_run.error or "no prediction"
         record.reason = failure_reason(Outcome.EMPTY_PATCH, AgentStatus.NO_PREDICTION.value, detail)
         record.set_outcome(Outcome.EMPTY_PATCH)
-        return TaskOutcome(record, detail)
+        return TaskOutcome(record, detail, logs)
     if ohbench_agent_run.status == AgentStatus.MAX_COST:
         budget = run_state(request.config).settings.agent.max_cost_per_task
         spent = f"spent ${record.cost_usd:.4f}" + (f" of ${budget:g}" if budget else "")
         record.set_outcome(Outcome.BUDGET_EXCEEDED, ohbench_agent_run.error or f"the task's budget ran out: {spent}")
-        return TaskOutcome(record, f"the budget ran out ({spent})")
+        return TaskOutcome(record, f"the budget ran out ({spent})", logs)
     try:
         checker = checker_for(ohbench_task.check)
     except LookupError as exc:
@@ -465,7 +471,7 @@ def ohbench_outcome(
             # The item's time limit struck while its work was judged: a judged test_timeout,
             # so the test body fails it (raised from this fixture it would be a pytest error).
             record.set_outcome(Outcome.TEST_TIMEOUT, f"{str(exc).splitlines()[0]} during stage check")
-            return TaskOutcome(record, "the item ran past its time limit while its tests ran")
+            return TaskOutcome(record, "the item ran past its time limit while its tests ran", logs)
     record.tests, record.check = result.tests, result.details
     # The record's reason names the failing tests too (the terminal prints them from the grade).
     failing = failing_lines(result.grade) if result.grade is not None else []
@@ -477,4 +483,4 @@ def ohbench_outcome(
     annotate = getattr(checker, "annotate_record", None)
     if annotate is not None:
         annotate(record, ohbench_llm)
-    return TaskOutcome(record, result.detail)
+    return TaskOutcome(record, result.detail, logs)

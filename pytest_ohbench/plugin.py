@@ -18,7 +18,16 @@ from pytest_ohbench.agents.base import AgentConfigError, agent_names, load_agent
 from pytest_ohbench.agents.openhands_settings import CONDENSERS
 from pytest_ohbench.agents.replay import PredictionsError, load_predictions, prediction_warnings
 from pytest_ohbench.checks.grading import SKIP_RULES
-from pytest_ohbench.collect import DatasetFile, InvalidRow, TaskItem, inside_suite, is_dataset, warns_here
+from pytest_ohbench.collect import (
+    BrokenSuiteFile,
+    DatasetFile,
+    InvalidRow,
+    TaskItem,
+    broken_suite_file,
+    inside_suite,
+    is_dataset,
+    warns_here,
+)
 from pytest_ohbench.controller import RunController
 from pytest_ohbench.errors import HarnessError, OhbenchWarning, TaskFailed
 from pytest_ohbench.gateway import plugin as gateway_plugin
@@ -49,7 +58,7 @@ from pytest_ohbench.session_setup import (
     resume_target,
 )
 from pytest_ohbench.settings import build_settings
-from pytest_ohbench.state import STATE_KEY, RunState, run_state
+from pytest_ohbench.state import STATE_KEY, RunState, run_state, shown_text
 
 WORKER_RUN_ID = "ohbench_run_id"
 WORKER_CONTROLLER = "ohbench_controller"
@@ -176,6 +185,14 @@ def _interrupt(signum: int, frame: Any) -> None:
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-html reads --html
 def pytest_configure(config: pytest.Config) -> None:
+    try:
+        configure(config)
+    except pytest.UsageError as exc:  # the paths it names, as they open from where pytest ran
+        raise pytest.UsageError(shown_text(str(exc), Path(config.invocation_params.dir))) from None
+
+
+def configure(config: pytest.Config) -> None:
+    """The session's state, settings and plugins (a bad setting is a UsageError)."""
     if threading.current_thread() is threading.main_thread():
         config.stash[PREVIOUS_SIGTERM] = signal.signal(signal.SIGTERM, _interrupt)
     config.pluginmanager.register(fixtures, "ohbench-fixtures")
@@ -191,6 +208,7 @@ def pytest_configure(config: pytest.Config) -> None:
         folder=RunFolder(reports, run_id),
         is_controller=workerinput is None,
         rootpath=config.rootpath,
+        invocation_dir=Path(config.invocation_params.dir),
         controller=(workerinput or {}).get(WORKER_CONTROLLER) or controller_id(),
         llms=load_llm_sections(settings),
         resumed=resumed,
@@ -245,14 +263,24 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
     folder_verdict = collect_folders.ignore(config, collection_path)
     if folder_verdict is not None:  # prompt folders, GitTaskBench roots, Harbor tasks
         return folder_verdict
+    if broken_suite_file(config, collection_path):
+        return False
     if inside_suite(config, collection_path) and not is_dataset(config, collection_path):
         return True
     return None
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest's own Dir and Package
+def pytest_collect_directory(path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    """A folder shaped as a Harbor task but incomplete: one error, and nothing in it is collected."""
+    return collect_folders.broken_folder(parent, path)
+
+
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     if is_dataset(parent.config, file_path):
         return DatasetFile.from_parent(parent, path=file_path)
+    if broken_suite_file(parent.config, file_path):
+        return BrokenSuiteFile.from_parent(parent, path=file_path)
     return collect_folders.collector(parent, file_path)
 
 
@@ -279,8 +307,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     predictions = run_state(config).settings.agent.predictions
     if run_state(config).agent == "replay" and predictions is not None and warns_here(config):
         ids = [item.ohbench_task.instance_id for item in items if isinstance(item, TaskItem)]
+        state = run_state(config)  # the file as it opens from where pytest ran
         for message in prediction_warnings(predictions, ids):
-            warnings.warn_explicit(OhbenchWarning(message), None, str(predictions), 0)
+            warnings.warn_explicit(OhbenchWarning(state.shown_text(message)), None, state.shown(predictions), 0)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import re
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,7 @@ class RunState:
     folder: RunFolder
     is_controller: bool  # False on xdist workers: only the controller writes results
     rootpath: Path
+    invocation_dir: Path  # where the user ran pytest: the paths printed for them are relative to it
     controller: str  # "<host>:<pid>" of the run's controller, on every container it starts
     llms: dict[str, LLMConfig] = dataclasses.field(default_factory=dict)  # --llm-config sections, in order
     resumed: dict[str, str] = dataclasses.field(default_factory=dict)  # nodeid -> judged outcome kept
@@ -40,11 +43,33 @@ class RunState:
         return [secret for llm in self.llms.values() for secret in llm.secrets()]
 
     def relative(self, path: Path) -> str:
-        """`path` relative to the rootdir when below it (short paths in verdicts)."""
+        """`path` relative to the rootdir when below it: how records store paths (data, not output)."""
         try:
             return str(path.relative_to(self.rootpath))
         except ValueError:
             return str(path)
+
+    def shown(self, path: Path | str) -> str:
+        """`path` as printed for the user: relative to the folder they ran pytest in when below it,
+        else absolute, so it opens from their shell. A relative `path` is a record's (rootdir's)."""
+        full = Path(os.path.normpath(self.rootpath / path))  # an absolute `path` stays as it is
+        try:
+            return str(full.relative_to(self.invocation_dir)) or "."
+        except ValueError:
+            return str(full)
+
+    def shown_text(self, text: str) -> str:
+        """`text` with the paths below the invocation dir relative to it (see shown_text())."""
+        return shown_text(text, self.invocation_dir)
+
+
+def shown_text(text: str, invocation_dir: Path) -> str:
+    """A message (a loader's error, a harness or usage error) with the absolute paths below the
+    folder the user ran pytest in made relative to it; other paths stay absolute."""
+    prefix = str(invocation_dir).rstrip("/") + "/"
+    if prefix == "/":
+        return text  # run from /: absolute paths are already what the user would type
+    return re.sub(r"(?<![\w./~-])" + re.escape(prefix) + r"(?=\S)", "", text)
 
 
 STATE_KEY = pytest.StashKey[RunState]()

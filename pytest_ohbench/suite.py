@@ -15,7 +15,7 @@ import yaml
 
 from pytest_ohbench.checks.grading import SKIP_RULES
 from pytest_ohbench.checks.integrity import validate_patterns
-from pytest_ohbench.errors import DatasetError
+from pytest_ohbench.errors import DatasetError, describe_unknown, unknown_keys_message
 
 SUITE_FILE = "suite.yaml"
 
@@ -203,10 +203,6 @@ def _section(path: Path, key: str, cls: type, data: Any) -> Any:
         return cls()
     if not isinstance(data, dict):
         raise DatasetError(f"{path}: '{key}' must be a mapping")
-    known = {f.name for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise DatasetError(f"{path}: unknown key '{key}.{unknown[0]}' (known: {', '.join(sorted(known))})")
     hints = typing.get_type_hints(cls)
     for name, value in data.items():
         _check(path, f"{key}.{name}", value, hints[name])
@@ -226,6 +222,21 @@ def _section(path: Path, key: str, cls: type, data: Any) -> Any:
     return section
 
 
+def _known_keys(cls: type) -> set[str]:
+    return {f.name for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
+
+
+def _unknown_keys(path: Path, data: dict[str, Any]) -> None:
+    """Every unknown key of the file, at any level, in one error (not one key per run)."""
+    top_known = {"name", "kind", "datasets", *_SECTIONS}
+    described = describe_unknown(data, top_known, list_known=True)
+    for key, cls in _SECTIONS.items():
+        if isinstance(data.get(key), dict):
+            described += describe_unknown(data[key], _known_keys(cls), prefix=f"{key}.", list_known=True)
+    if described:
+        raise DatasetError(f"{path}: {unknown_keys_message(described)}")
+
+
 def load_suite(directory: Path) -> SuiteConfig | None:
     """The suite configured in `directory`, or None when it has no suite.yaml."""
     path = directory / SUITE_FILE
@@ -241,10 +252,7 @@ def load_suite(directory: Path) -> SuiteConfig | None:
         raise DatasetError(f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
     if not isinstance(data, dict):
         raise DatasetError(f"{path}: expected a mapping at the top level")
-    top_known = {"name", "kind", "datasets", *_SECTIONS}
-    unknown = sorted(set(data) - top_known)
-    if unknown:
-        raise DatasetError(f"{path}: unknown key '{unknown[0]}' (known: {', '.join(sorted(top_known))})")
+    _unknown_keys(path, data)
     kind = data.get("kind", "swe")
     if not isinstance(kind, str) or not kind.strip():
         raise DatasetError(f"{path}: 'kind' must be a name such as swe or prompts, got {kind!r}")

@@ -90,6 +90,38 @@ def test_unknown_row_fields_warn_once_per_dataset_with_the_nearest_known_one(
     result.assert_outcomes(failed=2)
 
 
+def test_every_unknown_suite_yaml_key_is_in_one_error_and_files_outside_datasets_are_never_read(
+    pytester: pytest.Pytester,
+) -> None:
+    suite_yaml = (
+        "name: demo\ndatasets: ['data*.jsonl']\nimgae: {pull: false}\nzzz: 1\n"
+        "container: {cpu: 2, memroy: 1g}\ntimeouts: {task: 60, agnet: 30}\n"
+    )
+    outside = row("octo__lib-9", test_cmd="x") + "\n{not json\n"  # never read: not a dataset
+    write_suite(pytester.path / "suite", {"data.jsonl": row("octo__lib-1") + "\n", "data2.jsonl": row("octo__lib-2") + "\n",
+                                          "other.jsonl": outside}, suite_yaml)
+    result = pytester.runpytest_subprocess("suite", "--agent", "noop", "-rN")
+    text = result.stdout.str()
+    assert text.count("unknown keys") == 1, text  # one error for the file, not one per dataset
+    result.stdout.fnmatch_lines([
+        "*suite.yaml: unknown keys 'imgae' (did you mean 'image'?), 'zzz' (known: *), 'container.cpu' "
+        "(did you mean 'container.cpus'?), 'container.memroy' (did you mean 'container.memory'?), "
+        "'timeouts.agnet' (did you mean 'timeouts.agent'?)"
+    ])
+    assert "other.jsonl" not in text
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    # Fixed: the datasets run, their unknown row fields are one warning per dataset, other.jsonl is not read.
+    (pytester.path / "suite" / "suite.yaml").write_text("name: demo\ndatasets: ['data*.jsonl']\n")
+    (pytester.path / "suite" / "data2.jsonl").write_text(row("octo__lib-2", test_cmd="x", instnce="y") + "\n")
+    result = pytester.runpytest_subprocess("suite", "--agent", "noop")
+    text = result.stdout.str()
+    assert "other.jsonl" not in text
+    assert text.count("row fields the harness does not read") == 1
+    result.stdout.fnmatch_lines(["*data2.jsonl: row fields the harness does not read, ignored: 'instnce' (did you mean "
+                                 "'instance_id'?), 'test_cmd' (did you mean 'test_command'?)"])
+    result.assert_outcomes(failed=2, warnings=1)
+
+
 def test_the_bundled_datasets_use_only_known_fields(pytester: pytest.Pytester) -> None:
     examples = Path(__file__).resolve().parent.parent / "suites" / "examples" / "swe"
     result = pytester.runpytest_subprocess(str(examples), "--collect-only", "-q", "-W", "error::pytest.PytestWarning")

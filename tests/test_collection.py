@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -105,6 +106,43 @@ def test_noop_records_empty_patch_with_a_short_verdict(pytester: pytest.Pytester
     assert record["nodeid"] == "suite/data.jsonl::octo__lib-1"
     assert record["durations"]["total"] >= 0 and record["finished_at"]
     assert (pytester.path / record["log_dir"] / "patch.diff").read_text() == ""
+
+
+def test_printed_paths_open_from_the_folder_pytest_ran_in(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run from a sub-folder of the rootdir: every path the harness prints resolves from there."""
+    pytester.makepyprojecttoml("[tool.pytest.ini_options]\n")  # the rootdir, above where the user stands
+    work = pytester.mkdir("work")
+    suite = work / "suite"
+    suite.mkdir()
+    (suite / "suite.yaml").write_text("name: demo\n")
+    lines = [json.dumps({**ROW, "instance_id": "octo__lib-1", "test_cmd": "x"}), "{not json"]
+    (suite / "data.jsonl").write_text("\n".join(lines) + "\n")
+    (work / "prompts").mkdir()
+    (work / "prompts" / "empty.md").write_text("")
+    monkeypatch.chdir(work)
+    result = pytester.runpytest_subprocess("suite", "prompts", "--agent", "noop", "--ohbench-runtime", "local")
+    text = result.stdout.str()
+    assert f"rootdir: {pytester.path}" in text
+
+    def printed(pattern: str) -> list[Path]:
+        found = [Path(p) for p in re.findall(pattern, text, re.M)]
+        assert found, f"nothing printed matches {pattern}"
+        return found
+
+    for logs in printed(r"^  logs: (\S+)$"):  # the verdict
+        assert (work / logs / "patch.diff").is_file(), logs
+    for results_file in printed(r"ohbench: \d+ results in (\S+)"):  # the terminal summary
+        assert (work / results_file).is_file(), results_file
+    for report in printed(r"^ohbench: report (\S+)$"):
+        assert (work / report).is_file(), report
+    for named in printed(r"^(\S+?)(?::\d+)?: (?:invalid JSON|empty prompt)"):  # collection errors
+        assert not named.is_absolute() and (work / named).is_file(), named
+    for named in printed(r"OhbenchWarning: (\S+?): row fields"):  # the warning
+        assert not named.is_absolute() and (work / named).is_file(), named
+    # Records keep their paths relative to the rootdir, as before (data, not output).
+    [record] = [json.loads(line) for line in (work / "reports" / "latest" / "results.jsonl").read_text().splitlines()]
+    assert record["log_dir"].startswith("work/reports/") and (pytester.path / record["log_dir"]).is_dir()
+    assert record["dataset"] == "work/suite/data.jsonl"
 
 
 def test_replay_reads_predictions_and_openhands_output(pytester: pytest.Pytester) -> None:

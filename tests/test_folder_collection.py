@@ -99,13 +99,14 @@ def test_bad_input_is_one_line_naming_the_file_and_the_rest_runs(pytester: pytes
     (tasks / "fix-median" / "task.toml").write_text("[agent]\ntimeout_sec = 'ten'\n")
     (tasks / "access-log-report" / "tests" / "test.sh").unlink()
     result = pytester.runpytest_subprocess("prompts", "gtb", "tasks", "--agent", "noop", "-k", "good", *workers)
+    # Each file named as it opens from the folder pytest ran in (here the rootdir).
     result.stdout.fnmatch_lines_random([
-        f"{prompts}/empty.md: empty prompt (no text after the front matter)",
-        f"{prompts}/latin1.md: not UTF-8 text (byte 0xe9 at offset 1)",
-        f"{prompts}/frontmatter.md:3: front matter is not valid YAML: *",
-        f"{root}/config/Statkit_01/task_info.yaml: test_script test_scripts/Statkit_01/test_script.py does not exist",
-        f"{tasks}/fix-median/task.toml: agent.timeout_sec must be a number, got 'ten'",
-        f"{tasks}/access-log-report/task.toml: tests/test.sh not found in {tasks}/access-log-report",
+        "prompts/empty.md: empty prompt (no text after the front matter)",
+        "prompts/latin1.md: not UTF-8 text (byte 0xe9 at offset 1)",
+        "prompts/frontmatter.md:3: front matter is not valid YAML: *",
+        "gtb/config/Statkit_01/task_info.yaml: test_script test_scripts/Statkit_01/test_script.py does not exist",
+        "tasks/fix-median/task.toml: agent.timeout_sec must be a number, got 'ten'",
+        "tasks/access-log-report/task.toml: tests/test.sh not found in tasks/access-log-report",
     ])
     result.stdout.fnmatch_lines(["*1 passed*6 errors*"])
     assert result.ret == pytest.ExitCode.TESTS_FAILED
@@ -113,3 +114,43 @@ def test_bad_input_is_one_line_naming_the_file_and_the_rest_runs(pytester: pytes
     assert [(r["instance_id"], r["outcome"], r["kind"]) for r in records] == [("good", "resolved", "prompt")]
     [line] = (pytester.path / "reports" / "latest" / "batch_results.jsonl").read_text().splitlines()
     assert json.loads(line)["task_name"] == "good.md" and json.loads(line)["status"] == "success"
+
+
+def harbor_task_without_toml(folder: Path, marker: Path) -> None:
+    """A Terminal-Bench-shaped task folder with no task.toml: hidden tests that write `marker` if run."""
+    (folder / "tests").mkdir(parents=True)
+    (folder / "environment").mkdir()
+    (folder / "solution").mkdir()
+    (folder / "instruction.md").write_text("Fix the median.\n")
+    (folder / "environment" / "Dockerfile").write_text("FROM ohbench/base:trixie\n")
+    (folder / "solution" / "solve.sh").write_text("true\n")
+    (folder / "tests" / "test.sh").write_text("pytest /tests/test_outputs.py\n")
+    hidden = f"def test_hidden():\n    open({str(marker)!r}, 'w').write('ran on the host')\n"
+    (folder / "tests" / "test_outputs.py").write_text(hidden)
+    (folder / "tests" / "conftest.py").write_text(hidden.replace("def test_hidden", "def imported"))
+
+
+@pytest.mark.parametrize("where", ["in-suite", "named", "from-inside"])
+def test_a_harbor_task_folder_without_task_toml_is_one_error_and_nothing_of_it_runs(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    tasks = pytester.path / "tasks"
+    shutil.copytree(EXAMPLES / "harbor", tasks)  # suite.yaml kind: harbor, two good tasks
+    marker = pytester.path / "RAN_ON_HOST"
+    broken = tasks / "no-toml"
+    harbor_task_without_toml(broken, marker)
+    if where == "in-suite":
+        result = pytester.runpytest_subprocess("tasks", "--agent", "noop")
+    elif where == "named":
+        result = pytester.runpytest_subprocess("tasks/no-toml", "--agent", "noop")
+    else:  # the task folder is the rootdir: nothing above it is seen
+        monkeypatch.chdir(broken)
+        result = pytester.runpytest_subprocess("--agent", "noop")
+        monkeypatch.chdir(pytester.path)
+    assert not marker.exists(), "a test file of the task folder ran on the host"
+    result.stdout.fnmatch_lines(["*no-toml: a Harbor task folder without task.toml*not collected*"])
+    items = collected(pytester.runpytest_inprocess("tasks", "--collect-only", "-q"))
+    assert items == ["tasks/access-log-report/task.toml::access-log-report", "tasks/fix-median/task.toml::fix-median"]
+    if where == "in-suite":  # the other tasks still ran (noop: judged, unresolved), the run fails
+        result.stdout.fnmatch_lines(["*2 failed*1 error*"])
+    assert result.ret != pytest.ExitCode.OK

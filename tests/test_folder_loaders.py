@@ -82,7 +82,10 @@ BAD_PROMPTS = [
     (b"---\ntimeout: soon\n---\nDo it.\n", "front matter 'timeout': expected a number of seconds > 0, got 'soon'"),
     (b"---\nchek: ls\n---\nDo it.\n", "unknown front matter key 'chek'"),
     (b"---\nfiles: [missing.csv]\n---\nDo it.\n", "front matter 'files': missing.csv does not exist"),
-    (b"---\ncheck: {command: ls, file: [x]}\n---\nDo it.\n", "front matter 'check': unknown key 'file'"),
+    (b"---\ncheck: {command: ls, file: [x]}\n---\nDo it.\n", "unknown front matter key 'check.file' (did you mean 'check.files'?)"),
+    (b"---\ntimout: 5\nzzz: 1\ncheck: {comand: ls}\n---\nDo it.\n", "unknown front matter keys 'timout' (did you mean "
+     "'timeout'?), 'zzz' (known: agent_timeout, check, expected, files, image, solution, timeout, workdir), "
+     "'check.comand' (did you mean 'check.command'?)"),
     (b"---\ntimeout: 5\nDo it.\n", ":1: front matter opened with --- is never closed"),
 ]
 

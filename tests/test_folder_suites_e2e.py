@@ -10,8 +10,11 @@ tasks that did not succeed; the agent finds no check file while it runs.
 from __future__ import annotations
 
 import json
+import os
+import re
 import shlex
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -246,3 +249,73 @@ def test_mini_with_a_scripted_llm_on_the_local_runtime(pytester: pytest.Pytester
         "success", 3200, 120, 300)
     assert line["total_cost"] == pytest.approx(3200 * 0.000001 + 120 * 0.000002)
     assert (pytester.path / "reports" / "mini" / "trajectories" / "csv_summary.json").is_file()
+
+
+# An agent that does what the prompt says, with the paths it names: the repository and the input
+# must exist where the prompt puts them (else it exits 1 naming the one missing).
+PROMPT_FOLLOWER = r"""
+import os, re, subprocess, sys
+prompt = open(sys.argv[1], encoding="utf-8").read()
+repo = re.search(r"Path \(absolute\): (\S+)", prompt).group(1)
+source = re.search(r"^- (\S+?): ", prompt, re.M).group(1)
+output = re.search(r"Save the results in (\S+?)\. ", prompt).group(1)
+for path in (repo, source):
+    if not os.path.exists(path):
+        sys.exit(f"the prompt names {path}, which does not exist")
+os.makedirs(output, exist_ok=True)
+words = subprocess.run([sys.executable, "-m", "statkit", "wordfreq", source, "--top", "10", "--min-length", "4"],
+                       env={**os.environ, "PYTHONPATH": repo}, check=True, capture_output=True, text=True).stdout
+open(os.path.join(output, "output.csv"), "w", encoding="utf-8").write(words)
+"""
+# Where a GitTaskBench run that took the container's paths for the host's would write.
+OUTSIDE = ("/GitTaskBench", "/output", "/test_results", "/queries", "/code_base", "/groundtruth", "/ohbench", "/solution")
+
+
+def test_gittaskbench_on_the_local_runtime_uses_its_host_workspace_and_writes_nothing_outside(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = copy_suites(pytester.path, ("gittaskbench",)) / "gittaskbench"
+    # As GitTaskBench's own files may: absolute /GitTaskBench paths for the result, and a solution
+    # that uses absolute paths as the prompt asks (the workspace from the oracle's environment).
+    info = root / "config" / "Statkit_01" / "task_info.yaml"
+    info.write_text(info.read_text().replace("result: test_results/", "result: /GitTaskBench/test_results/"))
+    solve = root / "solutions" / "Statkit_02" / "solve.sh"
+    solve.write_text(solve.read_text().replace("set -euo pipefail\n", 'set -euo pipefail\ncd /\nws="${OHBENCH_WORKSPACE:?}"\n')
+                     .replace("output/", "$ws/output/").replace("code_base/", "$ws/code_base/").replace("queries/", "$ws/queries/"))
+    (pytester.path / "agent.py").write_text(PROMPT_FOLLOWER)
+    workspaces = pytester.mkdir("tmp")  # the local runtime's folders go to the temp folder
+    monkeypatch.setenv("TMPDIR", str(workspaces))
+    top_before, outside_before = set(os.listdir("/")), {p for p in OUTSIDE if os.path.lexists(p)}
+
+    result = pytester.runpytest_subprocess("gittaskbench", "--agent", "oracle", "--ohbench-runtime", "local", "--ohbench-run-id", "oracle")
+    result.assert_outcomes(passed=2)
+    for record in run_lines(pytester, "results.jsonl", "oracle"):
+        named = re.findall(r"(?:Path \(absolute\): |^- |Save the results in )(/\S+?)[:.]?(?:\s|$)", record["instruction"], re.M)
+        assert named and all(path.startswith(f"{workspaces}/ohbench-oracle-") for path in named), record["instruction"]
+        assert "/GitTaskBench/" in named[0] and " /GitTaskBench" not in record["instruction"]
+    agent = f"{sys.executable} {pytester.path / 'agent.py'} {{prompt_file}}"
+    result = pytester.runpytest_subprocess(
+        "gittaskbench", "-k", "Statkit_01", "--agent", "command", "--ohbench-command", agent, "--ohbench-runtime", "local",
+        "--ohbench-run-id", "follower",
+    )
+    result.assert_outcomes(passed=1)
+
+    assert set(os.listdir("/")) == top_before
+    assert {p for p in OUTSIDE if os.path.lexists(p)} == outside_before
+    assert list(workspaces.iterdir()) == []  # every task's folder was removed
+
+
+def test_an_absolute_input_target_on_the_local_runtime_lands_in_the_task_folder(pytester: pytest.Pytester) -> None:
+    target = f"/ohbench-input-{os.getpid()}-{pytester.path.name[-12:]}"  # a top folder the host must not get
+    prompts_dir = pytester.mkdir("prompts")
+    (prompts_dir / "data.csv").write_text("a,b\n")
+    (prompts_dir / "copy.md").write_text(
+        f"---\nfiles: [{{source: data.csv, target: {target}/data.csv}}]\n"
+        f'check: test -f "$OHBENCH_ROOT{target}/data.csv"\n---\nLook at {target}/data.csv.\n'
+    )
+    result = pytester.runpytest_subprocess("prompts", "--agent", "noop", "--ohbench-runtime", "local")
+    created = os.path.lexists(target)
+    if created:
+        shutil.rmtree(target)
+    assert not created, f"the run made {target} on the host"
+    result.assert_outcomes(passed=1)

@@ -69,18 +69,18 @@ def test_a_folder_that_is_not_openhands_is_one_usage_line(pytester: pytest.Pytes
     result = pytester.runpytest_subprocess("suite", "--llm-config", "gpt", "--openhands-source", "notes")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([
-        "ERROR: --openhands-source */notes: not an OpenHands tree (neither openhands/core/main.py of OpenHands 0.x "
+        "ERROR: --openhands-source notes: not an OpenHands tree (neither openhands/core/main.py of OpenHands 0.x "
         "nor openhands-sdk/openhands/sdk of OpenHands V1 is in it); pass a checkout of OpenHands or of a fork"
     ])
     make_tree(pytester.path / "nolock", {"openhands/core/main.py": "", "pyproject.toml": ""})
     result = pytester.runpytest_subprocess("suite", "--llm-config", "gpt", "--openhands-source", "nolock")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["ERROR: --openhands-source */nolock: no poetry.lock: *"])
+    result.stderr.fnmatch_lines(["ERROR: --openhands-source nolock: no poetry.lock: *"])
     make_tree(pytester.path / "v1", {"openhands-sdk/openhands/sdk/__init__.py": "", "openhands-sdk/pyproject.toml": "",
                                       "openhands-tools/pyproject.toml": "", "uv.lock": UV_LOCK})
     result = pytester.runpytest_subprocess("suite", "--llm-config", "gpt", "--openhands-source", "v1")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["ERROR: --openhands-source */v1: an OpenHands V1 (SDK) tree: pass --agent openhands-sdk"])
+    result.stderr.fnmatch_lines(["ERROR: --openhands-source v1: an OpenHands V1 (SDK) tree: pass --agent openhands-sdk"])
 
 
 @pytest.fixture(scope="session")

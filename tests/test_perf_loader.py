@@ -158,3 +158,37 @@ def test_perf_records_warn_only_about_fields_the_harness_does_not_know(pytester:
     loud = pytester.runpytest("perf", "--collect-only")
     loud.stdout.fnmatch_lines(["*row fields the harness does not read, ignored: 'efficiency_tests' (did you mean 'efficiency_test'?)"])
     assert task_from_row({**ROWS[0], "timeout": 90}, "perf.jsonl:1").timeout == 90.0
+
+
+# The columns ISO-Bench, GSO and SWE-fficiency publish (their dataset cards and schema), with
+# plausible values: a record carrying any of them loads without a warning.
+PUBLISHED = {
+    # ISO-Bench canonical schema
+    "created_at": "2024-05-01T12:00:00Z", "patch_functions": ["lib.fast"], "test_functions": ["tests.test_fast"],
+    "problem_statement_oracle": "Speed up fast().", "problem_statement_realistic": "fast() is slow.",
+    "version": "python==3.12;arch=x86_64;image=latest;install_sha=0123abcd", "api": "lib.fast",
+    "gt_commit_message": "Speed up fast()", "notes": "",
+    # GSO
+    "opt_commit": "f" * 40, "prob_script": "import lib\nlib.fast()\n", "tests": ["import lib\nlib.fast()\n"],
+    "hints_text": "", "gt_diff": "diff --git a/lib.py b/lib.py\n", "arch": "x86_64", "instance_image_tag": "latest",
+    # SWE-fficiency
+    "problem_statement": "Make fast() faster.", "FAIL_TO_PASS": [], "PASS_TO_PASS": ["tests/test_lib.py::test_fast"],
+    "environment_setup_commit": "e" * 40, "workload": "import lib\nlib.fast()\n", "speedup": 1.8,
+    "covering_tests": ["tests/test_lib.py"], "test_cmd": "pytest -rA", "rebuild_cmd": "pip install -e .",
+    "image_name": "ghcr.io/swefficiency/lib:latest", "single_thread_tests": ["tests/test_lib.py"],
+}
+
+
+def test_a_record_with_every_published_field_loads_silently_and_a_typo_still_warns(pytester: pytest.Pytester) -> None:
+    suite = pytester.path / "perf"
+    suite.mkdir()
+    (suite / "suite.yaml").write_text("name: perf\n")
+    (suite / "perf.jsonl").write_text(json.dumps({**ROWS[0], **PUBLISHED, "target_files": ["lib.py"]}) + "\n")
+    quiet = pytester.runpytest("perf", "--collect-only", "-W", "error::pytest_ohbench.errors.OhbenchWarning")
+    assert quiet.ret == pytest.ExitCode.OK, quiet.stdout.str()
+    assert "OhbenchWarning" not in quiet.stdout.str()
+    (suite / "perf.jsonl").write_text(json.dumps({**ROWS[0], **PUBLISHED, "human_perfomance": 2.0}) + "\n")
+    loud = pytester.runpytest("perf", "--collect-only")
+    loud.stdout.fnmatch_lines([
+        "*row fields the harness does not read, ignored: 'human_perfomance' (did you mean 'human_performance'?)"
+    ])

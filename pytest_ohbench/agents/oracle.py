@@ -8,6 +8,8 @@ from pytest_ohbench.agents.base import AgentContext, AgentResult, AgentStatus, B
 from pytest_ohbench.runtime.local import host_path
 from pytest_ohbench.tasks.model import SOLUTION_DIR, Reference
 
+WORKSPACE_ENV = "OHBENCH_WORKSPACE"
+
 
 class OracleAgent(BaseAgent):
     """Returns the gold patch, or runs the solution script in the workspace; the only agent given either."""
@@ -31,7 +33,10 @@ class OracleAgent(BaseAgent):
         assert runtime is not None
         if reference.files is not None:
             runtime.write_tree(SOLUTION_DIR, reference.files)
-        result = runtime.execute(reference.command, timeout=context.time_limit, cwd=runtime.workdir)
+        # The workspace as this runtime has it (the host folder on the local runtime), for a
+        # solution that uses absolute paths as the prompt gives them.
+        env = {WORKSPACE_ENV: runtime.workdir}
+        result = runtime.execute(reference.command, timeout=context.time_limit, cwd=runtime.workdir, env=env)
         (context.log_dir / "agent.log").write_text(
             f"$ {reference.command}\n(exit {result.exit_code}, {result.duration:.1f}s)\n{result.output}", encoding="utf-8"
         )

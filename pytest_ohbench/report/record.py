@@ -127,8 +127,9 @@ def reason_code(reason: str) -> str:
     return reason.split(":", 1)[0].strip()
 
 
-def format_verdict(record: TaskRecord, detail: str = "") -> str:
-    """The short verdict a failing item prints instead of a traceback."""
+def format_verdict(record: TaskRecord, detail: str = "", logs: str | None = None) -> str:
+    """The short verdict a failing item prints instead of a traceback (`logs`: the log folder as
+    the reader should see it, default the record's own, relative to the rootdir)."""
     lines = [f"{record.instance_id}: {record.outcome.value}" + (f" ({detail})" if detail else "")]
     if record.reason and not detail:  # a verdict rebuilt from the record alone (report.html) says why
         lines.append(f"  reason: {record.reason}")
@@ -141,5 +142,5 @@ def format_verdict(record: TaskRecord, detail: str = "") -> str:
     if record.error:
         lines.append(f"  error: {record.error}")
     if record.log_dir:
-        lines.append(f"  logs: {record.log_dir}")
+        lines.append(f"  logs: {logs or record.log_dir}")
     return "\n".join(lines)

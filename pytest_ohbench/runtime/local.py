@@ -8,7 +8,9 @@ the agent has finished, as in a container.
 The folder `root` stands for the container's `/`: an absolute path the harness names
 (`/ohbench/check`, `/tmp/ohbench_prompt.md`) is mapped below it by `path()`, and every
 command sees it as `$OHBENCH_ROOT`, so a command written for both runtimes says
-`"${OHBENCH_ROOT:-}/ohbench/solution/solve.sh"`. The workspace is `root` + the task's workdir.
+`"${OHBENCH_ROOT:-}/ohbench/solution/solve.sh"`. The workspace is `root` + the task's workdir,
+and what the agent reads names it there: `host_text()` turns the task's workdir in a prompt
+(`/GitTaskBench/code_base/X`) into the host folder.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class LocalRuntime:
 
     def __init__(self, root: Path, workdir: str) -> None:
         self.root = root
+        self.container_workdir = os.path.normpath("/" + workdir.lstrip("/"))  # the task's own, e.g. /GitTaskBench
         # The workspace, as a host path: agents that print or template it get the real place.
         self.workdir = self._below_root(workdir)
         Path(self.workdir).mkdir(parents=True, exist_ok=True)
@@ -174,6 +177,17 @@ class LocalRuntime:
 def host_path(runtime: object, path: str) -> str:
     """Where the container path `path` really is for `runtime`: itself, except on the local runtime."""
     return runtime.path(path) if isinstance(runtime, LocalRuntime) else path
+
+
+def host_text(runtime: object, text: str) -> str:
+    """`text` (a prompt) with the task's workdir, where it names a path, as the host workspace of
+    the local runtime: an agent told `/GitTaskBench/output/X` on the host would write outside its
+    folder (or find nothing there). Unchanged for other runtimes, and for a workdir of `/`."""
+    if not isinstance(runtime, LocalRuntime) or runtime.container_workdir == "/":
+        return text
+    # Whole path components only: `/GitTaskBench2` and `x/GitTaskBench` are other paths.
+    pattern = re.compile(r"(?<![\w./~-])" + re.escape(runtime.container_workdir) + r"(?![\w.-]*[\w-])")
+    return pattern.sub(lambda _: runtime.workdir, text)
 
 
 # Tasks whose workspace is made of input files only: the others need their image's contents.

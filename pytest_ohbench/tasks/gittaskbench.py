@@ -84,6 +84,11 @@ def _task_info(path: Path) -> dict[str, Any]:
         raise DatasetError(f"{path}: 'parameters' must be a mapping of option names to values, got {parameters!r}")
     if info["taskid"] != path.parent.name:
         raise DatasetError(f"{path}: taskid {info['taskid']!r} does not match its folder {path.parent.name!r}")
+    # Absolute paths (`/GitTaskBench/test_results/...`) are the root's: the check runs in the
+    # workspace, and a path outside it would be written on the host with the local runtime.
+    for key in ("result", "output_dir", "test_script", "groundtruth"):
+        if isinstance(info.get(key), str) and info[key].startswith("/"):
+            info[key] = root_relative(info[key])
     return info
 
 

@@ -56,9 +56,35 @@ TYPES: dict[tuple[str, str], tuple[type, ...]] = {
 }
 
 
+# Files only a Harbor / Terminal-Bench task folder holds: with one of them beside instruction.md
+# (or task.toml) a folder is a task even when it is incomplete, and its tests must never run as
+# the host's own.
+TASK_PARTS = ("tests/test.sh", "tests/test_outputs.py", "environment/Dockerfile", "solution/solve.sh")
+
+
 def is_task_dir(directory: Path) -> bool:
     """True for a Harbor task folder: task.toml and instruction.md side by side."""
     return (directory / TASK_FILE).is_file() and (directory / INSTRUCTION).is_file()
+
+
+def incomplete_task(directory: Path, in_suite: bool) -> str | None:
+    """Why `directory`, shaped as a Harbor task, is not one (None when it is one or is not task-shaped).
+
+    Outside a Harbor suite a folder is task-shaped with task.toml or instruction.md beside one of
+    TASK_PARTS; inside one (`kind: harbor`), any of those files makes it a task folder.
+    """
+    if is_task_dir(directory):
+        return None
+    heads = [name for name in (TASK_FILE, INSTRUCTION) if (directory / name).is_file()]
+    parts = [name for name in TASK_PARTS if (directory / name).is_file()]
+    shaped = bool(heads and parts) or (in_suite and bool(heads or parts))
+    if not shaped:
+        return None
+    missing = " and ".join(name for name in (TASK_FILE, INSTRUCTION) if name not in heads)
+    return (
+        f"{directory}: a Harbor task folder without {missing} (it has {', '.join(heads + parts)}): "
+        f"not collected, nothing in it runs; add {missing}"
+    )
 
 
 def _type_name(types: tuple[type, ...]) -> str:

@@ -24,15 +24,30 @@ from pytest_ohbench.tasks.model import CheckSpec, Reference, Task
 from pytest_ohbench.tasks.swe import _seconds
 
 REQUIRED = ("repo", "instance_id", "base_commit", "patch", "efficiency_test")
-# Every field of a perf record the harness knows (the unknown-field warning checks against it):
-# ISO-Bench's canonical ones, the optional ones above and the harness's own.
-KNOWN_FIELDS = frozenset({
+# Every field of a perf record the harness knows: the one list the unknown-field warning checks
+# against. The columns the perf datasets publish, read or not (a record converted from one of
+# them keeps its columns, and none of them is a typo), then the optional ones and the harness's.
+ISO_BENCH_FIELDS = frozenset({  # ISO-Bench's canonical schema (v1)
     "repo", "instance_id", "created_at", "base_commit", "head_commit", "patch", "test_patch",
-    "efficiency_test", "duration_changes", "human_performance", "patch_functions", "test_functions",
-    "api", "gt_commit_message", "setup_commands", "install_commands", "notes",
-    "target_files", "constraints", "primary_metric", "problem_statement", "objective", "correctness_tests",
-    "hints_text", "image", "workdir", "timeout",
+    "patch_functions", "test_functions", "efficiency_test", "problem_statement_oracle",
+    "problem_statement_realistic", "duration_changes", "human_performance", "version",
+    "setup_commands", "install_commands", "api", "gt_commit_message", "notes",
 })
+GSO_FIELDS = frozenset({  # gso-bench/gso on Hugging Face
+    "instance_id", "repo", "base_commit", "opt_commit", "api", "prob_script", "tests", "hints_text",
+    "setup_commands", "install_commands", "created_at", "gt_commit_message", "gt_diff", "arch",
+    "instance_image_tag",
+})
+SWEFFICIENCY_FIELDS = frozenset({  # swefficiency/swefficiency on Hugging Face (SWE-bench's columns and more)
+    "repo", "instance_id", "base_commit", "patch", "test_patch", "problem_statement", "hints_text",
+    "created_at", "version", "PASS_TO_PASS", "FAIL_TO_PASS", "environment_setup_commit", "workload",
+    "speedup", "covering_tests", "test_cmd", "rebuild_cmd", "image_name", "single_thread_tests",
+})
+OPTIONAL_FIELDS = frozenset({  # read by the loader besides the above (see the module docstring)
+    "target_files", "constraints", "primary_metric", "objective", "correctness_tests",
+})
+HARNESS_FIELDS = frozenset({"image", "workdir", "timeout"})
+KNOWN_FIELDS = ISO_BENCH_FIELDS | GSO_FIELDS | SWEFFICIENCY_FIELDS | OPTIONAL_FIELDS | HARNESS_FIELDS
 _NODE_ID = re.compile(r"^[\w./-]+\.py::\S.*$")
 _PY_PATH = re.compile(r"^[\w./-]+\.py$")
 

@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 
 from pytest_ohbench.checks.script import CHECK_DIR, ScriptCheckSpec
-from pytest_ohbench.errors import DatasetError
+from pytest_ohbench.errors import DatasetError, describe_unknown, unknown_keys_message
 from pytest_ohbench.suite import SuiteConfig
 from pytest_ohbench.tasks.model import SOLUTION_DIR, InputFile, Reference, Task
 
@@ -143,9 +143,6 @@ def _check(path: Path, value: Any, expected: list[str]) -> ScriptCheckSpec:
         value = {"command": value}
     if not isinstance(value, dict):
         raise _error(path, "check", f"expected a command or a mapping, got {value!r}")
-    unknown = sorted(set(value) - set(CHECK_KEYS))
-    if unknown:
-        raise _error(path, "check", f"unknown key '{unknown[0]}' (known: {', '.join(CHECK_KEYS)})")
     command = _string(path, "check.command", value.get("command")) or ""
     env = value.get("env") or {}
     if not isinstance(env, dict) or not all(isinstance(k, str) and isinstance(v, (str, int, float)) for k, v in env.items()):
@@ -179,9 +176,12 @@ def load_prompt(path: Path, suite: SuiteConfig) -> Task:
     """The task of one prompt file (a DatasetError names the file, and the line where known)."""
     prompt = split_front_matter(read_text(path), path)
     front = prompt.front_matter
-    unknown = sorted(set(front) - set(FRONT_MATTER_KEYS))
-    if unknown:
-        raise DatasetError(f"{path}: unknown front matter key '{unknown[0]}' (known: {', '.join(FRONT_MATTER_KEYS)})")
+    # Every unknown key in one error (the check's too), not one key per run.
+    described = describe_unknown(front, FRONT_MATTER_KEYS, list_known=True)
+    if isinstance(front.get("check"), dict):
+        described += describe_unknown(front["check"], CHECK_KEYS, prefix="check.", list_known=True)
+    if described:
+        raise DatasetError(f"{path}: {unknown_keys_message(described, 'front matter key')}")
     if not prompt.text.strip():
         raise DatasetError(f"{path}: empty prompt (no text after the front matter)")
     workdir = _string(path, "workdir", front.get("workdir"))

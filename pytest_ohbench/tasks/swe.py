@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections.abc import Iterable
 from typing import Any
 
-from pytest_ohbench.errors import DatasetError
+from pytest_ohbench.errors import DatasetError, describe_unknown
 from pytest_ohbench.tasks.model import PatchTestsSpec, Reference, Task
 
 SWE_BENCH_REQUIRED = (
@@ -79,14 +78,7 @@ def _seconds(row: dict[str, Any], key: str, where: str) -> float | None:
 
 def unknown_fields(names: Iterable[str], known: frozenset[str] = KNOWN_FIELDS) -> str | None:
     """`'test_cmd' (did you mean 'test_command'?), ...` for the names not in `known`, else None."""
-    unknown = sorted(set(names) - known)
-    if not unknown:
-        return None
-    described = []
-    for name in unknown:
-        close = difflib.get_close_matches(name, known, n=1)
-        described.append(f"'{name}' (did you mean '{close[0]}'?)" if close else f"'{name}'")
-    return ", ".join(described)
+    return ", ".join(describe_unknown(names, known)) or None
 
 
 def swe_bench_task(row: dict[str, Any], where: str) -> Task:
