@@ -9,7 +9,7 @@ PASS_TO_PASS follows a skip rule:
   agent's change introduced must not count as keeping a test green;
 - `official`: the verdict of the official `swebench` package (its get_eval_tests_report and
   get_resolution_status) on the results as its parser for that log format sees them
-  (`official_grade`): a skipped test passes where that parser names it (go test -v, the
+  (checks/judge.py `official_grade`): a skipped test passes where that parser names it (go test -v, the
   per-repository parsers of django or sympy) and is missing, so failing, where it does not
   (pytest's -rA summary prints no test id for a skip, cargo's parser reads ok/FAILED only).
   By design the FAIL_TO_PASS rule above holds there too.
@@ -19,7 +19,6 @@ A test missing from the results fails under both.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 SKIP_RULES = ("strict", "official")
 DEFAULT_SKIP_RULE = "strict"
@@ -62,24 +61,3 @@ def grade(
         _split(pass_to_pass, statuses, P2P_PASSING[skip_rule]),
         skip_rule,
     )
-
-
-def official_grade(statuses: dict[str, str], fail_to_pass: list[str], pass_to_pass: list[str], source: str, log: str,
-                   repo: str = "") -> Grade:
-    """The official swebench package's grade of one run (skip rule `official`).
-
-    `source` says whose results `statuses` are ("junit", a log parser's name, "swebench");
-    `log` is what the test command printed. The package's own functions grade the results
-    as its parser for that log format would have read them (checks/swebench_specs.py); a
-    test it counts neither way (skipped, XPASS) is in neither list, as in its report.
-    """
-    from pytest_ohbench.checks.swebench_specs import official_report, official_view
-
-    report: dict[str, Any] = official_report(official_view(statuses, source, log), fail_to_pass, pass_to_pass, repo)
-    result = Grade(report["FAIL_TO_PASS"], report["PASS_TO_PASS"], "official")
-    # By design (README): a FAIL_TO_PASS test passes only when its body ran and passed here too.
-    for test in list(result.fail_to_pass["success"]):
-        if statuses.get(test) in NOT_RUN:
-            result.fail_to_pass["success"].remove(test)
-            result.fail_to_pass["failure"].append(test)
-    return result

@@ -25,6 +25,7 @@ import dataclasses
 import secrets
 import shlex
 from pathlib import Path
+from typing import Any
 
 from pytest_ohbench.checks import judge_probe
 from pytest_ohbench.checks.base import write_log
@@ -34,10 +35,10 @@ from pytest_ohbench.checks.grading import (
     NOT_RUN,
     Grade,
     grade,
-    official_grade,
 )
 from pytest_ohbench.checks.integrity import Infrastructure
 from pytest_ohbench.checks.logparsers import get_parser, read_pytest_junit
+from pytest_ohbench.checks.swebench_specs import official_report, official_view
 from pytest_ohbench.errors import HarnessError
 from pytest_ohbench.outcomes import Outcome
 from pytest_ohbench.runtime.base import Runtime
@@ -221,6 +222,25 @@ def _failing_split(grade_: Grade, tests: dict[str, str]) -> None:
         moved = [t for t in half["success"] if t in tests]
         half["success"] = [t for t in half["success"] if t not in tests]
         half["failure"] += moved
+
+
+def official_grade(statuses: dict[str, str], fail_to_pass: list[str], pass_to_pass: list[str], source: str, log: str,
+                   repo: str = "") -> Grade:
+    """The official swebench package's grade of one run (skip rule `official`).
+
+    `source` says whose results `statuses` are ("junit", a log parser's name, "swebench");
+    `log` is what the test command printed. The package's own functions grade the results
+    as its parser for that log format would have read them (checks/swebench_specs.py); a
+    test it counts neither way (skipped, XPASS) is in neither list, as in its report.
+    """
+    report: dict[str, Any] = official_report(official_view(statuses, source, log), fail_to_pass, pass_to_pass, repo)
+    result = Grade(report["FAIL_TO_PASS"], report["PASS_TO_PASS"], "official")
+    # By design (README): a FAIL_TO_PASS test passes only when its body ran and passed here too.
+    for test in list(result.fail_to_pass["success"]):
+        if statuses.get(test) in NOT_RUN:
+            result.fail_to_pass["success"].remove(test)
+            result.fail_to_pass["failure"].append(test)
+    return result
 
 
 def judge(
