@@ -19,8 +19,8 @@ import time
 
 import httpx
 
+from pytest_ohbench.core.llm import LLMConfig
 from pytest_ohbench.gateway.server import Gateway
-from pytest_ohbench.llm import LLMConfig
 from pytest_ohbench.testing.llm_server import ScriptedLLMServer
 
 SCRIPT = {"scripts": [{"responses": [

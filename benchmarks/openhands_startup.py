@@ -25,9 +25,9 @@ import docker
 from pytest_ohbench.agents.agent_tree import PYTHON, tree_info
 from pytest_ohbench.agents.base import AgentContext, AgentSettings
 from pytest_ohbench.agents.openhands import OpenHandsAgent
-from pytest_ohbench.llm import LLMConfig
+from pytest_ohbench.core.llm import LLMConfig
+from pytest_ohbench.core.task import TaskView
 from pytest_ohbench.runtime.docker import DockerRuntime
-from pytest_ohbench.tasks.model import TaskView
 from pytest_ohbench.testing.llm_server import ScriptedLLMServer
 
 FINISH = {"tool_calls": [{"name": "finish", "arguments": {"message": "done", "task_completed": "true"}}],

@@ -43,9 +43,9 @@ from scipy.stats import beta
 from pytest_ohbench.checks import perf_criteria as pc
 from pytest_ohbench.checks.perf import docker_starter, engine_pinning, rounds_to_add
 from pytest_ohbench.checks.perf_measure import TimedRunner, measure
-from pytest_ohbench.machine import machine_facts
+from pytest_ohbench.core.machine import machine_facts
+from pytest_ohbench.core.suite import PerfSettings
 from pytest_ohbench.runtime.images import build_cached
-from pytest_ohbench.suite import PerfSettings
 from pytest_ohbench.tasks.perf import parse_efficiency_test
 from pytest_ohbench.testing import perf_calibration as calib
 

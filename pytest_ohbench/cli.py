@@ -19,10 +19,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from pytest_ohbench.core.record import TaskRecord
 from pytest_ohbench.options import gate_expression
 from pytest_ohbench.report.compare import CompareResult, Gate, compare_runs, parse_gate, read_flaky_file, report_lines, resolve_baseline
 from pytest_ohbench.report.page import REPORT_FILE, write_page
-from pytest_ohbench.report.record import TaskRecord
 from pytest_ohbench.report.run_folder import LATEST_LINK, RESULTS_FILE, latest_records, load_records
 from pytest_ohbench.report.run_info import differences, load_run_info
 from pytest_ohbench.report.summary import format_table, load_summary, summarize, write_summary

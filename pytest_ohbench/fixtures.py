@@ -22,13 +22,15 @@ import pytest
 from pytest_ohbench.agents.base import AgentContext, AgentResult, AgentStatus, BaseAgent, load_agent
 from pytest_ohbench.checks.base import CheckContext, checker_for
 from pytest_ohbench.checks.judge import failing_lines
-from pytest_ohbench.errors import HarnessError, TaskFailed
+from pytest_ohbench.core.errors import HarnessError, TaskFailed
+from pytest_ohbench.core.llm import LLMConfig, unreachable_reason
+from pytest_ohbench.core.outcomes import Outcome
+from pytest_ohbench.core.record import TaskRecord, bounded, failure_reason, format_verdict
+from pytest_ohbench.core.suite import SuiteConfig
+from pytest_ohbench.core.task import Task
 from pytest_ohbench.gateway.client import ItemLease
 from pytest_ohbench.gateway.plugin import settle_llm
 from pytest_ohbench.lifecycle import COMING_ITEMS, record_for, stage, stopped_by_timeout
-from pytest_ohbench.llm import LLMConfig, unreachable_reason
-from pytest_ohbench.outcomes import Outcome
-from pytest_ohbench.report.record import TaskRecord, bounded, failure_reason, format_verdict
 from pytest_ohbench.runtime.base import Runtime
 from pytest_ohbench.runtime.containers import ContainerManager
 from pytest_ohbench.runtime.docker import DockerRuntime, docker_client, unreachable_message
@@ -37,8 +39,6 @@ from pytest_ohbench.runtime.images import resolve_image
 from pytest_ohbench.runtime.local import host_path, host_text, start_local
 from pytest_ohbench.runtime.workspace import extract_patch, strip_history
 from pytest_ohbench.state import RunState, run_state
-from pytest_ohbench.suite import SuiteConfig
-from pytest_ohbench.tasks.model import Task
 
 
 @dataclasses.dataclass

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from pytest_ohbench.report.record import TaskRecord
+from pytest_ohbench.core.record import TaskRecord
 from pytest_ohbench.state import run_state
 
 RECORD_KEY = pytest.StashKey[TaskRecord]()

@@ -29,7 +29,7 @@ from typing import Any
 
 from pytest_ohbench.checks.perf_criteria import estimate, geometric_mean, ratio
 from pytest_ohbench.checks.perf_measure import TimedRunner, measure
-from pytest_ohbench.machine import machine_facts
+from pytest_ohbench.core.machine import machine_facts
 from pytest_ohbench.runtime.local import LocalRuntime
 from pytest_ohbench.tasks.perf import EfficiencyTest, is_test_path, parse_efficiency_test
 

@@ -17,11 +17,11 @@ from pytest_ohbench import collect_folders, fixtures
 from pytest_ohbench.agents.base import AgentConfigError, agent_names, load_agent
 from pytest_ohbench.agents.openhands_settings import CONDENSERS
 from pytest_ohbench.agents.replay import PredictionsError, load_predictions, prediction_warnings
-from pytest_ohbench.checks.grading import SKIP_RULES
 from pytest_ohbench.collect import (
     BrokenSuiteFile,
     DatasetFile,
     InvalidRow,
+    OhbenchWarning,
     TaskItem,
     broken_suite_file,
     inside_suite,
@@ -29,10 +29,13 @@ from pytest_ohbench.collect import (
     warns_here,
 )
 from pytest_ohbench.controller import RunController
-from pytest_ohbench.errors import HarnessError, OhbenchWarning, TaskFailed
+from pytest_ohbench.core.errors import HarnessError, TaskFailed
+from pytest_ohbench.core.llm import redact
+from pytest_ohbench.core.outcomes import Outcome
+from pytest_ohbench.core.record import utc_now
+from pytest_ohbench.core.suite import SKIP_RULES
 from pytest_ohbench.gateway import plugin as gateway_plugin
 from pytest_ohbench.lifecycle import COMING_ITEMS, RECORD_KEY, TimeoutWatch, coming_items, record_for, stopped_by_timeout
-from pytest_ohbench.llm import redact
 from pytest_ohbench.options import (
     container_limit,
     docker_host,
@@ -44,8 +47,6 @@ from pytest_ohbench.options import (
     perf_repeats,
     positive_int,
 )
-from pytest_ohbench.outcomes import Outcome
-from pytest_ohbench.report.record import utc_now
 from pytest_ohbench.report.run_folder import RunFolder, new_run_id
 from pytest_ohbench.runtime.docker import controller_id
 from pytest_ohbench.runtime.engines import engine_for_worker

@@ -23,7 +23,7 @@ from pytest_ohbench.agents.openhands_source import (
     release_source,
 )
 from pytest_ohbench.controller import Baseline
-from pytest_ohbench.llm import LLMConfig, LLMConfigError, load_llm_config
+from pytest_ohbench.core.llm import LLMConfig, LLMConfigError, load_llm_config
 from pytest_ohbench.report.batch import kept_on_resume
 from pytest_ohbench.report.compare import resolve_baseline
 from pytest_ohbench.report.run_folder import latest_records, load_records

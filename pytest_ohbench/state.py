@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_ohbench.llm import LLMConfig
+from pytest_ohbench.core.llm import LLMConfig
 from pytest_ohbench.report.run_folder import RunFolder
 from pytest_ohbench.runtime.containers import ContainerManager
 from pytest_ohbench.settings import Settings

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_ohbench.errors import DatasetError
-from pytest_ohbench.suite import load_suite
+from pytest_ohbench.core.errors import DatasetError
+from pytest_ohbench.core.suite import load_suite
 
 ROW = {
     "repo": "octo/lib",

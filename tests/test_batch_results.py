@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from pytest_ohbench.checks.script import ScriptChecker, is_true
-from pytest_ohbench.outcomes import Outcome
+from pytest_ohbench.core.outcomes import Outcome
+from pytest_ohbench.core.record import TaskRecord
 from pytest_ohbench.report.batch import (
     BATCH_FIELDS,
     batch_line,
@@ -16,7 +17,6 @@ from pytest_ohbench.report.batch import (
     kept_on_resume,
     write_batch_outputs,
 )
-from pytest_ohbench.report.record import TaskRecord
 
 
 def record(**changes) -> TaskRecord:

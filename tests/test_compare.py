@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from pytest_ohbench.core.record import TaskRecord
 from pytest_ohbench.report.compare import Gate, compare_runs, is_flaky, parse_gate, read_flaky_file, report_lines, resolve_baseline
-from pytest_ohbench.report.record import TaskRecord
 from pytest_ohbench.report.run_folder import load_records
 from pytest_ohbench.testing.synthetic import make_records, random_flips, rerun
 

@@ -14,8 +14,8 @@ import pytest
 from pytest_ohbench.checks.judge import TestRun, judge
 from pytest_ohbench.checks.patch import choose_official
 from pytest_ohbench.checks.swebench_specs import official_plan
-from pytest_ohbench.suite import TestSettings as Settings
-from pytest_ohbench.tasks.model import Task
+from pytest_ohbench.core.suite import TestSettings as Settings
+from pytest_ohbench.core.task import Task
 from pytest_ohbench.tasks.mswe import multi_swe_bench_task
 from pytest_ohbench.tasks.swe import swe_bench_task
 
@@ -116,7 +116,7 @@ def test_a_row_needing_the_missing_extra_is_one_line_naming_it() -> None:
         "import sys; sys.modules['swebench'] = None\n"
         "from tests.test_datasets_official import django_task\n"
         "from pytest_ohbench.checks.swebench_specs import official_plan\n"
-        "from pytest_ohbench.errors import HarnessError\n"
+        "from pytest_ohbench.core.errors import HarnessError\n"
         "task = django_task(['a'], [])\n"
         "try:\n    official_plan(task, task.check, '/testbed')\nexcept HarnessError as exc:\n    print(exc.message)\n"
     )

@@ -8,11 +8,11 @@ import docker
 import pytest
 from conftest import run_output
 
-from pytest_ohbench.errors import HarnessError
+from pytest_ohbench.core.errors import HarnessError
+from pytest_ohbench.core.suite import ImageSettings, SuiteConfig
+from pytest_ohbench.core.task import PatchTestsSpec, Task
 from pytest_ohbench.runtime.docker import INSTANCE_LABEL, RUN_LABEL, DockerRuntime, remove_run_containers
 from pytest_ohbench.runtime.images import BUILD_REPOSITORY, ResolvedImage, resolve_image
-from pytest_ohbench.suite import ImageSettings, SuiteConfig
-from pytest_ohbench.tasks.model import PatchTestsSpec, Task
 
 pytestmark = pytest.mark.docker
 

@@ -13,13 +13,13 @@ import httpx
 import openai
 import pytest
 
+from pytest_ohbench.core.llm import LLMConfig
 from pytest_ohbench.gateway.cassette import CASSETTE_DIR, cassette_name
 from pytest_ohbench.gateway.client import GatewayAccess, GatewayClient, GatewayError, agent_view
 from pytest_ohbench.gateway.meter import BUDGET_EXCEEDED
 from pytest_ohbench.gateway.server import Gateway
 from pytest_ohbench.gateway.upstream import retry_wait, upstream_url
 from pytest_ohbench.gateway.usage import ANTHROPIC, OPENAI, StreamUsage, Usage, parse_usage
-from pytest_ohbench.llm import LLMConfig
 from pytest_ohbench.testing.llm_server import ScriptedLLMServer, credential_hash
 
 SECRET = "sk-real-key-NEVER-IN-AGENTS-91c2"

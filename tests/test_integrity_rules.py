@@ -13,8 +13,8 @@ from pytest_ohbench.checks.grading import grade
 from pytest_ohbench.checks.integrity import DEFAULT_INFRASTRUCTURE, Infrastructure, set_aside
 from pytest_ohbench.checks.judge import TestRun, exit_problem, judge
 from pytest_ohbench.checks.logparsers import junit_key, parse_pytest_junit
-from pytest_ohbench.errors import DatasetError
-from pytest_ohbench.suite import load_suite
+from pytest_ohbench.core.errors import DatasetError
+from pytest_ohbench.core.suite import load_suite
 
 
 def diff_of(tmp: Path, changes: dict[str, str | None], base: dict[str, str] = BASE_FILES) -> str:

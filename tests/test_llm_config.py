@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_ohbench.llm import LLMConfigError, available_sections, load_llm_config, redact
+from pytest_ohbench.core.llm import LLMConfigError, available_sections, load_llm_config, redact
 
 CONFIG = """\
 [llm]

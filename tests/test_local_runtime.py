@@ -10,11 +10,11 @@ from pathlib import Path
 import docker
 import pytest
 
-from pytest_ohbench.errors import HarnessError
+from pytest_ohbench.core.errors import HarnessError
+from pytest_ohbench.core.suite import SuiteConfig
+from pytest_ohbench.core.task import PatchTestsSpec, Task
 from pytest_ohbench.runtime.docker import DockerRuntime
 from pytest_ohbench.runtime.local import LocalRuntime, host_path, start_local
-from pytest_ohbench.suite import SuiteConfig
-from pytest_ohbench.tasks.model import PatchTestsSpec, Task
 
 
 @pytest.fixture

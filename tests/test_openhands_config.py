@@ -11,9 +11,9 @@ import pytest
 from pytest_ohbench.agents.base import AgentSettings
 from pytest_ohbench.agents.openhands import OpenHandsAgent, openhands_config
 from pytest_ohbench.agents.openhands_sdk import OpenHandsSDKAgent
-from pytest_ohbench.errors import HarnessError
-from pytest_ohbench.llm import LLMConfig
-from pytest_ohbench.outcomes import Outcome
+from pytest_ohbench.core.errors import HarnessError
+from pytest_ohbench.core.llm import LLMConfig
+from pytest_ohbench.core.outcomes import Outcome
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -10,7 +10,7 @@ import pytest
 from conftest import REPO_ROOT
 
 from pytest_ohbench.checks import perf_criteria as pc
-from pytest_ohbench.suite import PerfSettings
+from pytest_ohbench.core.suite import PerfSettings
 
 
 def noisy(seconds: float, rounds: int, seed: int, spread: float = 0.02) -> list[float]:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from conftest import REPO_ROOT
 
-from pytest_ohbench.errors import DatasetError
-from pytest_ohbench.suite import load_suite
+from pytest_ohbench.core.errors import DatasetError
+from pytest_ohbench.core.suite import load_suite
 from pytest_ohbench.tasks.perf import PerfSpec, is_test_path, parse_efficiency_test, reveal_reference
 from pytest_ohbench.tasks.rows import load_jsonl, task_from_row
 
@@ -152,7 +152,7 @@ def test_perf_records_warn_only_about_fields_the_harness_does_not_know(pytester:
     suite.mkdir()
     (suite / "suite.yaml").write_text("name: perf\n")
     (suite / "perf.jsonl").write_text(json.dumps(ROWS[0]) + "\n")
-    quiet = pytester.runpytest("perf", "--collect-only", "-W", "error::pytest_ohbench.errors.OhbenchWarning")
+    quiet = pytester.runpytest("perf", "--collect-only", "-W", "error::pytest_ohbench.collect.OhbenchWarning")
     assert quiet.ret == pytest.ExitCode.OK, quiet.stdout.str()
     (suite / "perf.jsonl").write_text(json.dumps({**ROWS[0], "efficiency_tests": ["x"], "timeout": 90}) + "\n")
     loud = pytester.runpytest("perf", "--collect-only")
@@ -184,7 +184,7 @@ def test_a_record_with_every_published_field_loads_silently_and_a_typo_still_war
     suite.mkdir()
     (suite / "suite.yaml").write_text("name: perf\n")
     (suite / "perf.jsonl").write_text(json.dumps({**ROWS[0], **PUBLISHED, "target_files": ["lib.py"]}) + "\n")
-    quiet = pytester.runpytest("perf", "--collect-only", "-W", "error::pytest_ohbench.errors.OhbenchWarning")
+    quiet = pytester.runpytest("perf", "--collect-only", "-W", "error::pytest_ohbench.collect.OhbenchWarning")
     assert quiet.ret == pytest.ExitCode.OK, quiet.stdout.str()
     assert "OhbenchWarning" not in quiet.stdout.str()
     (suite / "perf.jsonl").write_text(json.dumps({**ROWS[0], **PUBLISHED, "human_perfomance": 2.0}) + "\n")

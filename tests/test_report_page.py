@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from pngcheck import colour_counts, hex_rgb
 
+from pytest_ohbench.core.record import TaskRecord
 from pytest_ohbench.report.charts import OUTCOME_COLORS, nice_ticks
 from pytest_ohbench.report.compare import compare_runs, parse_gate
 from pytest_ohbench.report.page import render_page, write_page
-from pytest_ohbench.report.record import TaskRecord
 from pytest_ohbench.report.summary import summarize
 from pytest_ohbench.testing.synthetic import make_records, random_flips, rerun, write_run
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from pytest_ohbench.outcomes import Outcome
-from pytest_ohbench.report.record import TaskRecord
+from pytest_ohbench.core.outcomes import Outcome
+from pytest_ohbench.core.record import TaskRecord
 from pytest_ohbench.report.run_folder import RunFolder, latest_records, load_records
 from pytest_ohbench.report.summary import format_table, pass_at_k, summarize, write_summary
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_ohbench.errors import DatasetError
+from pytest_ohbench.core.errors import DatasetError
 from pytest_ohbench.tasks.rows import load_jsonl
 
 SWE_ROW = {

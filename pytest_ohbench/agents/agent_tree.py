@@ -26,7 +26,7 @@ import docker.errors
 from filelock import FileLock
 
 from pytest_ohbench.agents.openhands_install import cache_dir, uv_binary
-from pytest_ohbench.errors import last_line
+from pytest_ohbench.core.errors import last_line
 
 MOUNT = "/opt/ohbench-agent"  # where the tree is mounted in every task container
 PYTHON = f"{MOUNT}/bin/python"  # the tree's interpreter (a wrapper that uses the tree's loader)

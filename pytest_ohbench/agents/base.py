@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 if TYPE_CHECKING:
     import docker
 
-    from pytest_ohbench.llm import LLMConfig
+    from pytest_ohbench.core.llm import LLMConfig
+    from pytest_ohbench.core.task import Reference, TaskView
     from pytest_ohbench.runtime.base import Runtime
-    from pytest_ohbench.tasks.model import Reference, TaskView
 
 ENTRY_POINT_GROUP = "pytest_ohbench.agents"
 DEFAULT_OPENHANDS_VERSION = "0.48.0"

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 import requests
 
-from pytest_ohbench.llm import LLMConfig
+from pytest_ohbench.core.llm import LLMConfig
 
 logger = logging.getLogger("pytest_ohbench.chat_model")
 REQUEST_TIMEOUT = 600.0  # seconds for one completion (a slow model answering a long context)

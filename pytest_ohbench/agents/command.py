@@ -14,7 +14,7 @@ from __future__ import annotations
 import shlex
 
 from pytest_ohbench.agents.base import AgentConfigError, AgentContext, AgentResult, AgentSettings, AgentStatus, BaseAgent
-from pytest_ohbench.llm import redact
+from pytest_ohbench.core.llm import redact
 from pytest_ohbench.runtime.local import host_path
 
 PROMPT_FILE = "/tmp/ohbench_prompt.md"

@@ -7,8 +7,8 @@ import docker
 from pytest_ohbench.agents.agent_tree import TreeError
 from pytest_ohbench.agents.base import AgentSettings, BaseAgent
 from pytest_ohbench.agents.openhands_source import SourceError
-from pytest_ohbench.errors import HarnessError
-from pytest_ohbench.outcomes import Outcome
+from pytest_ohbench.core.errors import HarnessError
+from pytest_ohbench.core.outcomes import Outcome
 
 
 class MountedAgent(BaseAgent):

@@ -26,8 +26,8 @@ from pytest_ohbench.agents.mounted import MountedAgent
 from pytest_ohbench.agents.openhands_install import REQUIREMENTS, ensure_wheelhouse
 from pytest_ohbench.agents.openhands_settings import agent_section, condenser_section
 from pytest_ohbench.agents.openhands_source import Source, ensure_source_trees, has_release_source, inspect_source, registered_agent_classes, release_source
-from pytest_ohbench.errors import last_line
-from pytest_ohbench.llm import LLMConfig, redact
+from pytest_ohbench.core.errors import last_line
+from pytest_ohbench.core.llm import LLMConfig, redact
 from pytest_ohbench.runtime.base import Runtime
 
 WORK = "/tmp/ohbench-openhands"  # config, prompt, trajectory, completions (never in the repo)

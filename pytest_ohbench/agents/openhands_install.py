@@ -21,7 +21,7 @@ from filelock import FileLock
 from packaging.requirements import Requirement
 
 from pytest_ohbench.agents.base import DEFAULT_OPENHANDS_VERSION
-from pytest_ohbench.errors import last_line
+from pytest_ohbench.core.errors import last_line
 
 if sys.version_info >= (3, 11):
     import tomllib

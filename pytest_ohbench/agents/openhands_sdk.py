@@ -22,8 +22,8 @@ from pytest_ohbench.agents.base import AgentContext, AgentResult, AgentSettings,
 from pytest_ohbench.agents.mounted import MountedAgent
 from pytest_ohbench.agents.openhands_install import REQUIREMENTS, ensure_sdk_wheelhouse
 from pytest_ohbench.agents.openhands_source import ensure_source_trees, inspect_source
-from pytest_ohbench.errors import last_line
-from pytest_ohbench.llm import LLMConfig, redact
+from pytest_ohbench.core.errors import last_line
+from pytest_ohbench.core.llm import LLMConfig, redact
 
 WORK = "/tmp/ohbench-openhands-sdk"  # settings, prompt, events, completions (never in the repo)
 RUNNER = Path(__file__).with_name("openhands_sdk_runner.py")

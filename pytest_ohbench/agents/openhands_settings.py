@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from pytest_ohbench.agents.base import AgentSettings
-from pytest_ohbench.llm import LLMConfig
+from pytest_ohbench.core.llm import LLMConfig
 from pytest_ohbench.report.openhands_tree import EvalSettings
 
 

@@ -59,7 +59,7 @@ from pytest_ohbench.agents.openhands_install import (
     fill_locked_wheelhouse,
     uv_binary,
 )
-from pytest_ohbench.errors import last_line
+from pytest_ohbench.core.errors import last_line
 
 if sys.version_info >= (3, 11):
     import tomllib

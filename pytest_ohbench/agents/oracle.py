@@ -5,8 +5,8 @@ from __future__ import annotations
 import shlex
 
 from pytest_ohbench.agents.base import AgentContext, AgentResult, AgentStatus, BaseAgent
+from pytest_ohbench.core.task import SOLUTION_DIR, Reference
 from pytest_ohbench.runtime.local import host_path
-from pytest_ohbench.tasks.model import SOLUTION_DIR, Reference
 
 WORKSPACE_ENV = "OHBENCH_WORKSPACE"
 

@@ -1,6 +1,6 @@
 """The checker protocol and its registry (entry-point group `pytest_ohbench.checkers`).
 
-A checker judges one kind of check spec (tasks/model.py): the patch-tests check reads a
+A checker judges one kind of check spec (core/task.py): the patch-tests check reads a
 `PatchTestsSpec`, a script check a script spec, and so on. `ohbench_outcome` asks the
 registry for the checker whose `spec_type` matches the task's spec.
 """
@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from pytest_ohbench.checks.grading import Grade
-from pytest_ohbench.outcomes import Outcome
+from pytest_ohbench.core.outcomes import Outcome
 
 if TYPE_CHECKING:
     from pytest_ohbench.agents.base import AgentResult
+    from pytest_ohbench.core.suite import SuiteConfig
+    from pytest_ohbench.core.task import CheckSpec, Task
     from pytest_ohbench.runtime.base import Runtime
-    from pytest_ohbench.suite import SuiteConfig
-    from pytest_ohbench.tasks.model import CheckSpec, Task
 
 ENTRY_POINT_GROUP = "pytest_ohbench.checkers"
 

@@ -12,7 +12,7 @@ suite.yaml (`!pattern` exempts a path the defaults would catch).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 import pathspec
 
@@ -91,18 +91,6 @@ def _compiled(patterns: tuple[str, ...]) -> pathspec.PathSpec:
     if patterns not in _CACHE:
         _CACHE[patterns] = pathspec.GitIgnoreSpec.from_lines(patterns)
     return _CACHE[patterns]
-
-
-def validate_patterns(patterns: Sequence[object]) -> str | None:
-    """Why `patterns` are not usable as test.infrastructure, or None when they are."""
-    for pattern in patterns:
-        if not isinstance(pattern, str) or not pattern.strip():
-            return f"expected a list of non-empty glob strings, got {pattern!r}"
-    try:
-        pathspec.GitIgnoreSpec.from_lines([str(p) for p in patterns])
-    except (ValueError, TypeError) as exc:
-        return f"invalid pattern: {exc}"
-    return None
 
 
 def set_aside(patch: str, infrastructure: Infrastructure) -> tuple[str, list[str]]:

@@ -39,12 +39,12 @@ from pytest_ohbench.checks.grading import (
 from pytest_ohbench.checks.integrity import Infrastructure
 from pytest_ohbench.checks.logparsers import get_parser, read_pytest_junit
 from pytest_ohbench.checks.swebench_specs import official_report, official_view
-from pytest_ohbench.errors import HarnessError
-from pytest_ohbench.outcomes import Outcome
+from pytest_ohbench.core.errors import HarnessError
+from pytest_ohbench.core.outcomes import Outcome
+from pytest_ohbench.core.suite import TestSettings
 from pytest_ohbench.runtime.base import Runtime
-from pytest_ohbench.suite import TestSettings
 
-# Why a judged run did not resolve (the record's reason code; see report/record.py).
+# Why a judged run did not resolve (the record's reason code; see core/record.py).
 TESTS_FAILED = "tests_failed"
 SKIP_NOT_PASS = "skip_not_pass"
 UNTRUSTED_REPORT = "untrusted_report"

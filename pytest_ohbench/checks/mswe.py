@@ -29,8 +29,8 @@ from pytest_ohbench.checks.integrity import Infrastructure, set_aside
 from pytest_ohbench.checks.judge import ONLY_INFRASTRUCTURE, TESTS_FAILED, UNTRUSTED_REPORT, exit_problem
 from pytest_ohbench.checks.logparsers import LogParser, get_parser
 from pytest_ohbench.checks.patch import OOM_KILLED, is_empty_patch, patch_files
-from pytest_ohbench.errors import HarnessError, last_line
-from pytest_ohbench.outcomes import Outcome
+from pytest_ohbench.core.errors import HarnessError, last_line
+from pytest_ohbench.core.outcomes import Outcome
 from pytest_ohbench.runtime.base import Runtime
 from pytest_ohbench.runtime.workspace import strip_history
 from pytest_ohbench.tasks.mswe import MAP_TEST_STATUS, MultiSweSpec

@@ -25,13 +25,13 @@ from pytest_ohbench.checks.diffs import split_patch
 from pytest_ohbench.checks.integrity import Infrastructure, set_aside
 from pytest_ohbench.checks.judge import TestRun, exit_problem, judge, run_tests
 from pytest_ohbench.checks.swebench_specs import OfficialPlan, official_plan, wants_official
-from pytest_ohbench.errors import HarnessError, last_line
-from pytest_ohbench.outcomes import Outcome
+from pytest_ohbench.core.errors import HarnessError, last_line
+from pytest_ohbench.core.outcomes import Outcome
+from pytest_ohbench.core.suite import TestSettings
+from pytest_ohbench.core.task import PatchTestsSpec, Task
 from pytest_ohbench.runtime.base import Runtime
 from pytest_ohbench.runtime.local import host_path
 from pytest_ohbench.runtime.workspace import STRIP_HISTORY
-from pytest_ohbench.suite import TestSettings
-from pytest_ohbench.tasks.model import PatchTestsSpec, Task
 
 OOM_KILLED = "oom_killed"  # the record's reason when the tests ran out of memory
 PATCH_PATH = "/tmp/ohbench_agent.patch"

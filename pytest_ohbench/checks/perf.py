@@ -53,21 +53,21 @@ from pytest_ohbench.checks.judge import (
 )
 from pytest_ohbench.checks.patch import OOM_KILLED, apply_agent_patch, is_empty_patch, patch_files
 from pytest_ohbench.checks.perf_measure import Measurement, TimedRunner, measure
-from pytest_ohbench.errors import HarnessError, last_line
-from pytest_ohbench.machine import machine_facts
-from pytest_ohbench.outcomes import Outcome
-from pytest_ohbench.report.record import REPLAY_INVALID
+from pytest_ohbench.core.errors import HarnessError, last_line
+from pytest_ohbench.core.machine import machine_facts
+from pytest_ohbench.core.outcomes import Outcome
+from pytest_ohbench.core.record import REPLAY_INVALID
+from pytest_ohbench.core.suite import TestSettings
 from pytest_ohbench.report.run_folder import safe_name
 from pytest_ohbench.runtime.base import Runtime
 from pytest_ohbench.runtime.docker import DockerRuntime, docker_client
 from pytest_ohbench.runtime.images import LOCK_DIR
-from pytest_ohbench.suite import TestSettings
 from pytest_ohbench.tasks.perf import EfficiencyTest, PerfSpec
 
 if TYPE_CHECKING:
-    from pytest_ohbench.llm import LLMConfig
-    from pytest_ohbench.report.record import TaskRecord
-    from pytest_ohbench.suite import SuiteConfig
+    from pytest_ohbench.core.llm import LLMConfig
+    from pytest_ohbench.core.record import TaskRecord
+    from pytest_ohbench.core.suite import SuiteConfig
 
 SUPPORT_DIR = "/ohbench/perf"
 REPLAY_DIR = "perf_replay"  # in the run folder: each task's replay of the human's commit

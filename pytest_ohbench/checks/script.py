@@ -29,11 +29,11 @@ from typing import Any, ClassVar
 
 from pytest_ohbench.agents.base import AgentResult, AgentStatus
 from pytest_ohbench.checks.base import CheckContext, CheckResult
-from pytest_ohbench.errors import HarnessError, last_line
-from pytest_ohbench.outcomes import Outcome
+from pytest_ohbench.core.errors import HarnessError, last_line
+from pytest_ohbench.core.outcomes import Outcome
+from pytest_ohbench.core.task import CheckSpec, InputFile
 from pytest_ohbench.runtime.base import ExecResult, Runtime
 from pytest_ohbench.runtime.local import host_path
-from pytest_ohbench.tasks.model import CheckSpec, InputFile
 
 CHECK_DIR = "/ohbench/check"  # where a prompt task's check files arrive
 VERDICTS = ("exit_code", "gittaskbench", "harbor")

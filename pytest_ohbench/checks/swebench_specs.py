@@ -18,10 +18,10 @@ from functools import cache
 from typing import Any
 
 from pytest_ohbench.checks.logparsers import LogParser
-from pytest_ohbench.errors import HarnessError
-from pytest_ohbench.outcomes import Outcome
-from pytest_ohbench.suite import TestSettings
-from pytest_ohbench.tasks.model import PatchTestsSpec, Task
+from pytest_ohbench.core.errors import HarnessError
+from pytest_ohbench.core.outcomes import Outcome
+from pytest_ohbench.core.suite import TestSettings
+from pytest_ohbench.core.task import PatchTestsSpec, Task
 
 EXTRA = "pytest-ohbench[swebench]"
 START, END = ">>>>> Start Test Output", ">>>>> End Test Output"

@@ -19,7 +19,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from pytest_ohbench.llm import redact
+from pytest_ohbench.core.llm import redact
 from pytest_ohbench.report.run_folder import safe_name
 
 CASSETTE_DIR = "cassettes"

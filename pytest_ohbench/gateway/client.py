@@ -8,9 +8,9 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from pytest_ohbench.core.llm import LLMConfig, is_secret
 from pytest_ohbench.gateway.meter import Meter
 from pytest_ohbench.gateway.server import ADMIN_HEADER, ADMIN_PREFIX
-from pytest_ohbench.llm import LLMConfig, is_secret
 
 # Loopback only, and never through a proxy from the environment.
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))

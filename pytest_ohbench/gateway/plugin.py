@@ -19,14 +19,14 @@ from typing import Any
 import pytest
 
 from pytest_ohbench.agents.base import AgentResult, AgentStatus
-from pytest_ohbench.errors import HarnessError
+from pytest_ohbench.core.errors import HarnessError
+from pytest_ohbench.core.outcomes import Outcome
+from pytest_ohbench.core.record import TaskRecord
 from pytest_ohbench.gateway.cassette import CASSETTE_DIR, cassette_name
 from pytest_ohbench.gateway.client import GatewayAccess, GatewayClient, GatewayError, ItemLease, agent_view
 from pytest_ohbench.gateway.meter import Meter
 from pytest_ohbench.gateway.server import Gateway
 from pytest_ohbench.lifecycle import record_for
-from pytest_ohbench.outcomes import Outcome
-from pytest_ohbench.report.record import TaskRecord
 from pytest_ohbench.report.run_folder import LATEST_LINK, spent_usd
 from pytest_ohbench.state import run_state
 

@@ -27,6 +27,7 @@ from typing import Any
 
 import httpx
 
+from pytest_ohbench.core.llm import LLMConfig
 from pytest_ohbench.gateway.cassette import CASSETTE_DIR, Cassette, CassetteWriter, ReplayMiss, route
 from pytest_ohbench.gateway.meter import BudgetRefused, Lease, Ledger, Meter
 from pytest_ohbench.gateway.upstream import Tally, UpstreamUnreachable, send, token_of, upstream_base, upstream_headers, upstream_url
@@ -42,7 +43,6 @@ from pytest_ohbench.gateway.usage import (
     usage_blocks,
 )
 from pytest_ohbench.http_server import BackgroundHTTPServer
-from pytest_ohbench.llm import LLMConfig
 
 ADMIN_PREFIX = "/_ohbench/"
 ADMIN_HEADER = "X-Ohbench-Admin"

@@ -16,9 +16,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from pytest_ohbench.core.llm import LLMConfig
 from pytest_ohbench.gateway.cassette import route
 from pytest_ohbench.gateway.usage import ANTHROPIC, protocol_of
-from pytest_ohbench.llm import LLMConfig
 
 # litellm providers that speak the OpenAI (or, for anthropic, the Anthropic) protocol at a
 # public endpoint; any other provider needs a base_url (e.g. a LiteLLM proxy).

@@ -17,8 +17,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from pytest_ohbench.outcomes import Outcome
-from pytest_ohbench.report.record import TaskRecord
+from pytest_ohbench.core.outcomes import Outcome
+from pytest_ohbench.core.record import TaskRecord
 from pytest_ohbench.report.run_folder import safe_name
 
 BATCH_RESULTS_FILE = "batch_results.jsonl"

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
-from pytest_ohbench.outcomes import Outcome
+from pytest_ohbench.core.outcomes import Outcome
 
 # Red-to-green for judged outcomes (resolved green, the judged failures warm), purples for
 # harness errors, grey for not run: readable in print and for the common colour blindness.

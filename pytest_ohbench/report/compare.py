@@ -44,8 +44,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from pytest_ohbench.outcomes import Outcome
-from pytest_ohbench.report.record import TaskRecord, counted
+from pytest_ohbench.core.outcomes import Outcome
+from pytest_ohbench.core.record import TaskRecord, counted
 from pytest_ohbench.report.run_folder import LATEST_LINK, NO_MODEL, latest_records
 from pytest_ohbench.report.stats import mcnemar_exact
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pytest_ohbench.outcomes import Outcome
-from pytest_ohbench.report.record import TaskRecord
-from pytest_ohbench.suite import load_suite
+from pytest_ohbench.core.outcomes import Outcome
+from pytest_ohbench.core.record import TaskRecord
+from pytest_ohbench.core.suite import load_suite
 
 # `<id>`, `<id>[model]`, `<id>[model-a2]` or `<id>[a2]` (collect.item_name).
 _ITEM_NAME = re.compile(r"^(?P<id>.*?)(?:\[(?P<params>[^\[\]]*)\])?$")

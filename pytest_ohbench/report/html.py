@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_ohbench.agents.base import agent_names, load_agent
-from pytest_ohbench.report.record import TaskRecord, format_verdict
+from pytest_ohbench.core.record import TaskRecord, format_verdict
 
 COLUMNS = ("Instance", "Model", "Outcome", "Cost $", "Tokens in/out")
 OUTPUT_LIMIT = 2000  # characters of a command's output shown in the trajectory

@@ -22,9 +22,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from pytest_ohbench.llm import LLMConfig
-from pytest_ohbench.outcomes import Outcome
-from pytest_ohbench.report.record import TaskRecord
+from pytest_ohbench.core.llm import LLMConfig
+from pytest_ohbench.core.outcomes import Outcome
+from pytest_ohbench.core.record import TaskRecord
 from pytest_ohbench.tasks.rows import load_jsonl
 
 OUTPUTS_DIR = "outputs"

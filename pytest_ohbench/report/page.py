@@ -19,11 +19,11 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from pytest_ohbench.outcomes import Outcome
+from pytest_ohbench.core.outcomes import Outcome
+from pytest_ohbench.core.record import TaskRecord
 from pytest_ohbench.report.charts import OUTCOME_COLORS, Series, Speedup, cost_vs_rate, outcome_bars, speedup_chart
 from pytest_ohbench.report.compare import CompareResult, Pair
 from pytest_ohbench.report.html import details
-from pytest_ohbench.report.record import TaskRecord
 from pytest_ohbench.report.run_folder import NO_MODEL
 from pytest_ohbench.report.summary import time_line
 

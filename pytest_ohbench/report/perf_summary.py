@@ -28,7 +28,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from pytest_ohbench.report.record import TaskRecord, counted
+from pytest_ohbench.core.record import TaskRecord, counted
 
 
 def _geomean(values: list[float | None]) -> float | None:

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from pytest_ohbench.report.record import TaskRecord
+from pytest_ohbench.core.record import TaskRecord
 
 RESULTS_FILE = "results.jsonl"
 LATEST_LINK = "latest"

@@ -16,9 +16,9 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from pytest_ohbench.llm import LLMConfig
-from pytest_ohbench.machine import machine_facts
-from pytest_ohbench.report.record import TaskRecord, utc_now
+from pytest_ohbench.core.llm import LLMConfig
+from pytest_ohbench.core.machine import machine_facts
+from pytest_ohbench.core.record import TaskRecord, utc_now
 from pytest_ohbench.settings import Settings
 
 RUN_INFO_FILE = "run.json"

@@ -48,9 +48,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from pytest_ohbench.outcomes import Outcome
+from pytest_ohbench.core.outcomes import Outcome
+from pytest_ohbench.core.record import TaskRecord, counted, reason_code, utc_now
 from pytest_ohbench.report.perf_summary import format_perf, perf_summary
-from pytest_ohbench.report.record import TaskRecord, counted, reason_code, utc_now
 from pytest_ohbench.report.run_folder import NO_MODEL, latest_records, record_key
 from pytest_ohbench.report.stats import pass_at_k, pass_hat_k, wilson_interval
 

@@ -25,13 +25,13 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pytest_ohbench.errors import HarnessError
-from pytest_ohbench.outcomes import Outcome
+from pytest_ohbench.core.errors import HarnessError
+from pytest_ohbench.core.outcomes import Outcome
 from pytest_ohbench.runtime.base import ExecResult
 
 if TYPE_CHECKING:
-    from pytest_ohbench.suite import SuiteConfig
-    from pytest_ohbench.tasks.model import Task
+    from pytest_ohbench.core.suite import SuiteConfig
+    from pytest_ohbench.core.task import Task
 
 ROOT_ENV = "OHBENCH_ROOT"
 # Seconds between SIGTERM and SIGKILL for a command past its timeout (as `timeout --kill-after=5`).

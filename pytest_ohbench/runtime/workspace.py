@@ -5,8 +5,8 @@ from __future__ import annotations
 import secrets
 import shlex
 
-from pytest_ohbench.errors import HarnessError, last_line
-from pytest_ohbench.outcomes import Outcome
+from pytest_ohbench.core.errors import HarnessError, last_line
+from pytest_ohbench.core.outcomes import Outcome
 from pytest_ohbench.runtime.base import Runtime
 
 DIFF_PATH = "/tmp/ohbench_agent.diff"

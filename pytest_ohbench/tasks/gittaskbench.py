@@ -25,9 +25,9 @@ from typing import Any
 import yaml
 
 from pytest_ohbench.checks.script import ScriptCheckSpec
-from pytest_ohbench.errors import DatasetError
-from pytest_ohbench.suite import SuiteConfig
-from pytest_ohbench.tasks.model import InputFile, Reference, Task
+from pytest_ohbench.core.errors import DatasetError
+from pytest_ohbench.core.suite import SuiteConfig
+from pytest_ohbench.core.task import InputFile, Reference, Task
 from pytest_ohbench.tasks.prompts import ROOTED_SOLUTION_DIR, read_text
 
 KIND = "gittaskbench"

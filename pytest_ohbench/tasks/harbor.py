@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any, cast
 
 from pytest_ohbench.checks.script import ScriptCheckSpec
-from pytest_ohbench.errors import DatasetError
-from pytest_ohbench.suite import ImageSettings, SuiteConfig
-from pytest_ohbench.tasks.model import SOLUTION_DIR, InputFile, Reference, Task
+from pytest_ohbench.core.errors import DatasetError
+from pytest_ohbench.core.suite import ImageSettings, SuiteConfig
+from pytest_ohbench.core.task import SOLUTION_DIR, InputFile, Reference, Task
 from pytest_ohbench.tasks.prompts import read_text
 
 if sys.version_info >= (3, 11):

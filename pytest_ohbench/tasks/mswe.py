@@ -12,8 +12,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from pytest_ohbench.errors import DatasetError
-from pytest_ohbench.tasks.model import CheckSpec, Reference, Task
+from pytest_ohbench.core.errors import DatasetError
+from pytest_ohbench.core.task import CheckSpec, Reference, Task
 from pytest_ohbench.tasks.swe import _require, _require_tests, _seconds, _test_names, _text
 
 MULTI_SWE_REQUIRED = ("org", "repo", "number", "base", "test_patch", "f2p_tests")

@@ -19,8 +19,8 @@ import re
 import shlex
 from typing import Any
 
-from pytest_ohbench.errors import DatasetError
-from pytest_ohbench.tasks.model import CheckSpec, Reference, Task
+from pytest_ohbench.core.errors import DatasetError
+from pytest_ohbench.core.task import CheckSpec, Reference, Task
 from pytest_ohbench.tasks.swe import _seconds
 
 REQUIRED = ("repo", "instance_id", "base_commit", "patch", "efficiency_test")

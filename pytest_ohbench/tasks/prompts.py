@@ -26,9 +26,9 @@ from typing import Any
 import yaml
 
 from pytest_ohbench.checks.script import CHECK_DIR, ScriptCheckSpec
-from pytest_ohbench.errors import DatasetError, describe_unknown, unknown_keys_message
-from pytest_ohbench.suite import SuiteConfig
-from pytest_ohbench.tasks.model import SOLUTION_DIR, InputFile, Reference, Task
+from pytest_ohbench.core.errors import DatasetError, describe_unknown, unknown_keys_message
+from pytest_ohbench.core.suite import SuiteConfig
+from pytest_ohbench.core.task import SOLUTION_DIR, InputFile, Reference, Task
 
 KIND = "prompt"
 FRONT_MATTER_KEYS = ("timeout", "agent_timeout", "image", "workdir", "files", "expected", "check", "solution")

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pytest_ohbench.errors import DatasetError
-from pytest_ohbench.tasks.model import Task
+from pytest_ohbench.core.errors import DatasetError
+from pytest_ohbench.core.task import Task
 from pytest_ohbench.tasks.mswe import multi_swe_bench_task
 from pytest_ohbench.tasks.perf import is_perf_row, perf_task
 from pytest_ohbench.tasks.swe import swe_bench_task

@@ -6,8 +6,8 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from pytest_ohbench.errors import DatasetError, describe_unknown
-from pytest_ohbench.tasks.model import PatchTestsSpec, Reference, Task
+from pytest_ohbench.core.errors import DatasetError, describe_unknown
+from pytest_ohbench.core.task import PatchTestsSpec, Reference, Task
 
 SWE_BENCH_REQUIRED = (
     "instance_id",

@@ -13,8 +13,8 @@ import random
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from pytest_ohbench.outcomes import Outcome
-from pytest_ohbench.report.record import TaskRecord
+from pytest_ohbench.core.outcomes import Outcome
+from pytest_ohbench.core.record import TaskRecord
 
 FAILURES = (Outcome.UNRESOLVED, Outcome.UNRESOLVED, Outcome.UNRESOLVED, Outcome.EMPTY_PATCH, Outcome.PATCH_APPLY_FAILED, Outcome.AGENT_TIMEOUT)
 PATCH = """diff --git a/pkg/module_{n}.py b/pkg/module_{n}.py

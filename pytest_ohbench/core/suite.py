@@ -4,20 +4,46 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import types
 import typing
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import docker.errors
-import docker.utils
+import pathspec
 import yaml
 
-from pytest_ohbench.checks.grading import SKIP_RULES
-from pytest_ohbench.checks.integrity import validate_patterns
-from pytest_ohbench.errors import DatasetError, describe_unknown, unknown_keys_message
+from pytest_ohbench.core.errors import DatasetError, describe_unknown, unknown_keys_message
 
 SUITE_FILE = "suite.yaml"
+# How a skipped PASS_TO_PASS test grades (checks/grading.py, checks/judge.py).
+SKIP_RULES = ("strict", "official")
+DEFAULT_SKIP_RULE = "strict"
+_MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([bkmg]?)b?\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+
+
+def memory_bytes(value: str | int) -> int:
+    """A memory size as Docker takes it (512m, 2g, 1.5g, or bytes); ValueError otherwise."""
+    if isinstance(value, int):
+        return value
+    match = _MEMORY.match(value)
+    if not match:
+        raise ValueError(f"invalid memory size {value!r} (expected e.g. 512m or 2g)")
+    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+
+
+def validate_patterns(patterns: Sequence[object]) -> str | None:
+    """Why `patterns` are not usable as test.infrastructure globs, or None when they are."""
+    for pattern in patterns:
+        if not isinstance(pattern, str) or not pattern.strip():
+            return f"expected a list of non-empty glob strings, got {pattern!r}"
+    try:
+        pathspec.GitIgnoreSpec.from_lines([str(p) for p in patterns])
+    except (ValueError, TypeError) as exc:
+        return f"invalid pattern: {exc}"
+    return None
 
 
 @dataclasses.dataclass
@@ -208,8 +234,8 @@ def _section(path: Path, key: str, cls: type, data: Any) -> Any:
         _check(path, f"{key}.{name}", value, hints[name])
     if key == "container" and isinstance(data.get("memory"), str):
         try:
-            docker.utils.parse_bytes(data["memory"])  # what the runtime passes to docker
-        except docker.errors.DockerException:
+            memory_bytes(data["memory"])  # what the runtime passes to the engine
+        except ValueError:
             raise DatasetError(
                 f"{path}: container.memory: invalid memory size {data['memory']!r} (expected e.g. 512m or 2g)"
             ) from None

@@ -6,7 +6,7 @@ import dataclasses
 import datetime
 from typing import Any
 
-from pytest_ohbench.outcomes import Outcome
+from pytest_ohbench.core.outcomes import Outcome
 
 OUTPUT_LIMIT = 20_000  # characters of agent output kept in a record
 # A perf task whose human commit does not replay on this machine (checks/perf.py): its

@@ -6,9 +6,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
-import pytest
-
-from pytest_ohbench.outcomes import Outcome
+from pytest_ohbench.core.outcomes import Outcome
 
 
 def last_line(text: str, empty: str = "no output") -> str:
@@ -71,7 +69,3 @@ class DatasetError(OhbenchError):
     def __init__(self, message: str, line: int | None = None) -> None:
         super().__init__(message)
         self.line = line
-
-
-class OhbenchWarning(pytest.PytestWarning):
-    """Input the harness can run but that is probably not what was meant (empty dataset, typos)."""
