@@ -80,7 +80,7 @@ def test_a_failed_start_ahead_is_retried_where_its_error_is_seen(
 
 
 def test_the_coming_items_are_two_in_a_serial_run_and_one_on_an_xdist_worker(pytester: pytest.Pytester) -> None:
-    from pytest_ohbench.lifecycle import coming_items
+    from pytest_ohbench.plugin.lifecycle import coming_items
 
     items = pytester.getitems("def test_a(): pass\ndef test_b(): pass\ndef test_c(): pass\ndef test_d(): pass\n")
     elsewhere = pytester.getitems(pytester.makepyfile(other="def test_e(): pass\n"))

@@ -10,8 +10,8 @@ import pytest
 from conftest import REPO_ROOT
 
 from pytest_ohbench.checks.script import CHECK_DIR, ScriptCheckSpec
-from pytest_ohbench.collect_folders import folder_suite
 from pytest_ohbench.core.errors import DatasetError
+from pytest_ohbench.plugin.collect_folders import folder_suite
 from pytest_ohbench.tasks import gittaskbench, harbor, prompts
 
 EXAMPLES = REPO_ROOT / "suites" / "examples"

@@ -10,7 +10,7 @@ from test_collection import make_suite
 from pytest_ohbench.agents.base import AgentSettings
 from pytest_ohbench.agents.openhands import openhands_config
 from pytest_ohbench.core.llm import LLMConfig
-from pytest_ohbench.settings import core_section
+from pytest_ohbench.plugin.settings import core_section
 
 if __import__("sys").version_info >= (3, 11):
     import tomllib

@@ -114,7 +114,7 @@ class ScriptChecker:
         if context.agent_runtime is not None:
             yield context.agent_runtime
             return
-        from pytest_ohbench.fixtures import copy_inputs  # the same copy the agent's container got
+        from pytest_ohbench.plugin.fixtures import copy_inputs  # the same copy the agent's container got
 
         with context.fresh_runtime() as runtime:
             copy_inputs(runtime, context.task)

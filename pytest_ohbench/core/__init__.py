@@ -1,1 +1,1 @@
-"""pytest_ohbench.core"""
+"""The domain, with neither pytest nor Docker: tasks, suites, records, outcomes, errors, model configs."""

@@ -26,9 +26,9 @@ from pytest_ohbench.gateway.cassette import CASSETTE_DIR, cassette_name
 from pytest_ohbench.gateway.client import GatewayAccess, GatewayClient, GatewayError, ItemLease, agent_view
 from pytest_ohbench.gateway.meter import Meter
 from pytest_ohbench.gateway.server import Gateway
-from pytest_ohbench.lifecycle import record_for
+from pytest_ohbench.plugin.lifecycle import record_for
+from pytest_ohbench.plugin.state import run_state
 from pytest_ohbench.report.run_folder import LATEST_LINK, spent_usd
-from pytest_ohbench.state import run_state
 
 WORKER_GATEWAY = "ohbench_gateway"
 ACCESS_KEY = pytest.StashKey["GatewayAccess | None"]()

@@ -19,7 +19,7 @@ from typing import Any
 from pytest_ohbench.core.llm import LLMConfig
 from pytest_ohbench.core.machine import machine_facts
 from pytest_ohbench.core.record import TaskRecord, utc_now
-from pytest_ohbench.settings import Settings
+from pytest_ohbench.plugin.settings import Settings
 
 RUN_INFO_FILE = "run.json"
 # Model-section keys that change results; the api_key and base_url stay out of run.json.

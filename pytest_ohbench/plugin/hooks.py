@@ -13,11 +13,17 @@ from typing import Any
 import pytest
 from _pytest.runner import runtestprotocol
 
-from pytest_ohbench import collect_folders, fixtures
 from pytest_ohbench.agents.base import AgentConfigError, agent_names, load_agent
 from pytest_ohbench.agents.openhands_settings import CONDENSERS
 from pytest_ohbench.agents.replay import PredictionsError, load_predictions, prediction_warnings
-from pytest_ohbench.collect import (
+from pytest_ohbench.core.errors import HarnessError, TaskFailed
+from pytest_ohbench.core.llm import redact
+from pytest_ohbench.core.outcomes import Outcome
+from pytest_ohbench.core.record import utc_now
+from pytest_ohbench.core.suite import SKIP_RULES
+from pytest_ohbench.gateway import plugin as gateway_plugin
+from pytest_ohbench.plugin import collect_folders, fixtures
+from pytest_ohbench.plugin.collect import (
     BrokenSuiteFile,
     DatasetFile,
     InvalidRow,
@@ -28,15 +34,9 @@ from pytest_ohbench.collect import (
     is_dataset,
     warns_here,
 )
-from pytest_ohbench.controller import RunController
-from pytest_ohbench.core.errors import HarnessError, TaskFailed
-from pytest_ohbench.core.llm import redact
-from pytest_ohbench.core.outcomes import Outcome
-from pytest_ohbench.core.record import utc_now
-from pytest_ohbench.core.suite import SKIP_RULES
-from pytest_ohbench.gateway import plugin as gateway_plugin
-from pytest_ohbench.lifecycle import COMING_ITEMS, RECORD_KEY, TimeoutWatch, coming_items, record_for, stopped_by_timeout
-from pytest_ohbench.options import (
+from pytest_ohbench.plugin.controller import RunController
+from pytest_ohbench.plugin.lifecycle import COMING_ITEMS, RECORD_KEY, TimeoutWatch, coming_items, record_for, stopped_by_timeout
+from pytest_ohbench.plugin.options import (
     container_limit,
     docker_host,
     existing_file,
@@ -47,10 +47,7 @@ from pytest_ohbench.options import (
     perf_repeats,
     positive_int,
 )
-from pytest_ohbench.report.run_folder import RunFolder, new_run_id
-from pytest_ohbench.runtime.docker import controller_id
-from pytest_ohbench.runtime.engines import engine_for_worker
-from pytest_ohbench.session_setup import (
+from pytest_ohbench.plugin.session_setup import (
     check_engine,
     load_baseline,
     load_llm_sections,
@@ -58,8 +55,11 @@ from pytest_ohbench.session_setup import (
     prepare_openhands,
     resume_target,
 )
-from pytest_ohbench.settings import build_settings
-from pytest_ohbench.state import STATE_KEY, RunState, run_state, shown_text
+from pytest_ohbench.plugin.settings import build_settings
+from pytest_ohbench.plugin.state import STATE_KEY, RunState, run_state, shown_text
+from pytest_ohbench.report.run_folder import RunFolder, new_run_id
+from pytest_ohbench.runtime.docker import controller_id
+from pytest_ohbench.runtime.engines import engine_for_worker
 
 WORKER_RUN_ID = "ohbench_run_id"
 WORKER_CONTROLLER = "ohbench_controller"

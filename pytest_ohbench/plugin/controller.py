@@ -19,6 +19,7 @@ import pytest
 from pytest_ohbench.agents.openhands_settings import eval_settings
 from pytest_ohbench.core.record import TaskRecord
 from pytest_ohbench.core.suite import load_suite
+from pytest_ohbench.plugin.state import run_state
 from pytest_ohbench.report.compare import CompareResult, Gate, compare_runs, report_lines
 from pytest_ohbench.report.crashes import crash_record
 from pytest_ohbench.report.exports import write_exports
@@ -29,7 +30,6 @@ from pytest_ohbench.report.run_folder import latest_records, load_records
 from pytest_ohbench.report.run_info import differences, run_info, write_run_info
 from pytest_ohbench.report.summary import format_table, load_summary, write_summary
 from pytest_ohbench.runtime.docker import docker_client, remove_run_containers
-from pytest_ohbench.state import run_state
 
 
 @dataclasses.dataclass

@@ -14,7 +14,7 @@ from pytest_ohbench.checks.swebench_specs import missing_extra_message, swebench
 from pytest_ohbench.core.errors import DatasetError, HarnessError, TaskFailed
 from pytest_ohbench.core.suite import SUITE_FILE, SuiteConfig, load_suite
 from pytest_ohbench.core.task import Task
-from pytest_ohbench.state import run_state
+from pytest_ohbench.plugin.state import run_state
 from pytest_ohbench.tasks.perf import KNOWN_FIELDS as PERF_FIELDS
 from pytest_ohbench.tasks.perf import reveal_reference
 from pytest_ohbench.tasks.rows import load_jsonl

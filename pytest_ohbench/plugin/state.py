@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from pytest_ohbench.core.llm import LLMConfig
+from pytest_ohbench.plugin.settings import Settings
 from pytest_ohbench.report.run_folder import RunFolder
 from pytest_ohbench.runtime.containers import ContainerManager
-from pytest_ohbench.settings import Settings
 
 
 @dataclasses.dataclass

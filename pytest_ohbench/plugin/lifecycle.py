@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from pytest_ohbench.core.record import TaskRecord
-from pytest_ohbench.state import run_state
+from pytest_ohbench.plugin.state import run_state
 
 RECORD_KEY = pytest.StashKey[TaskRecord]()
 # The items this process runs after an item, in order: pytest_runtest_protocol's nextitem

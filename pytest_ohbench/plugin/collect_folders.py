@@ -31,10 +31,10 @@ from typing import Any
 import pytest
 import yaml
 
-from pytest_ohbench.collect import InvalidRow, suite_for, task_items
 from pytest_ohbench.core.errors import DatasetError
 from pytest_ohbench.core.suite import SUITE_FILE, SuiteConfig, load_suite
-from pytest_ohbench.state import run_state
+from pytest_ohbench.plugin.collect import InvalidRow, suite_for, task_items
+from pytest_ohbench.plugin.state import run_state
 from pytest_ohbench.tasks import gittaskbench, harbor, prompts
 
 PROMPTS, GITTASKBENCH, HARBOR = "prompts", "gittaskbench", "harbor"

@@ -22,14 +22,14 @@ from pytest_ohbench.agents.openhands_source import (
     inspect_source,
     release_source,
 )
-from pytest_ohbench.controller import Baseline
 from pytest_ohbench.core.llm import LLMConfig, LLMConfigError, load_llm_config
+from pytest_ohbench.plugin.controller import Baseline
+from pytest_ohbench.plugin.settings import Settings
 from pytest_ohbench.report.batch import kept_on_resume
 from pytest_ohbench.report.compare import resolve_baseline
 from pytest_ohbench.report.run_folder import latest_records, load_records
 from pytest_ohbench.report.run_info import load_run_info
 from pytest_ohbench.runtime.docker import docker_client, remove_orphaned_containers, unreachable_message
-from pytest_ohbench.settings import Settings
 
 
 def load_baseline(settings: Settings, reports_dir: Path) -> Baseline | None:

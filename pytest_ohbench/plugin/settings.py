@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import pytest
 
 from pytest_ohbench.agents.base import DEFAULT_OPENHANDS_SDK_VERSION, DEFAULT_OPENHANDS_VERSION, AgentSettings
-from pytest_ohbench.options import (
+from pytest_ohbench.plugin.options import (
     container_limit,
     docker_host,
     non_negative_float,
