@@ -1,7 +1,7 @@
-"""`python -m pytest_ohbench`: summary, compare, list and report on run folders (see cli.py)."""
+"""`python -m pytest_ohbench`: summary, compare, list and report on run folders (see tools/cli.py)."""
 
 import sys
 
-from pytest_ohbench.cli import main
+from pytest_ohbench.tools.cli import main
 
 sys.exit(main())

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from pytest_ohbench.http_server import BackgroundHTTPServer
+from pytest_ohbench.gateway.http_server import BackgroundHTTPServer
 
 
 def _handler(release: threading.Event, waiting: threading.Event) -> type[BaseHTTPRequestHandler]:

@@ -112,7 +112,7 @@ def test_measure_stops_at_a_failing_state(calib_repo: tuple[Path, str, str], tmp
 
 
 def record_command(repo: Path, base: str, head: str, *extra: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "pytest_ohbench.perf_record", str(repo), base, head, "--repeats", "3", *extra]
+    command = [sys.executable, "-m", "pytest_ohbench.tools.perf_record", str(repo), base, head, "--repeats", "3", *extra]
     return subprocess.run(command, capture_output=True, text=True, timeout=600)
 
 

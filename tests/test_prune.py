@@ -13,10 +13,10 @@ from pathlib import Path
 import docker
 import pytest
 
-from pytest_ohbench.prune import duration, main, size
 from pytest_ohbench.report.run_folder import IN_USE_FILE
 from pytest_ohbench.runtime.docker import CONTROLLER_LABEL, RUN_LABEL
 from pytest_ohbench.runtime.images import HASH_LABEL
+from pytest_ohbench.tools.prune import duration, main, size
 
 pytestmark = pytest.mark.docker
 
@@ -106,6 +106,6 @@ def test_prune_run_folders_by_age_keeps_latest_and_running(tmp_path: Path, docke
 def test_prune_option_values_are_checked() -> None:
     assert duration("7d") == 7 * 86400 and duration("30m") == 1800 and duration("5") == 5
     assert size("1G") == 2**30
-    result = subprocess.run([sys.executable, "-m", "pytest_ohbench.prune", "--older-than", "soon"],
+    result = subprocess.run([sys.executable, "-m", "pytest_ohbench.tools.prune", "--older-than", "soon"],
                             capture_output=True, text=True, check=False)
     assert result.returncode == 2 and "expected a duration like 12h or 7d, got 'soon'" in result.stderr

@@ -29,6 +29,7 @@ import httpx
 
 from pytest_ohbench.core.llm import LLMConfig
 from pytest_ohbench.gateway.cassette import CASSETTE_DIR, Cassette, CassetteWriter, ReplayMiss, route
+from pytest_ohbench.gateway.http_server import BackgroundHTTPServer
 from pytest_ohbench.gateway.meter import BudgetRefused, Lease, Ledger, Meter
 from pytest_ohbench.gateway.upstream import Tally, UpstreamUnreachable, send, token_of, upstream_base, upstream_headers, upstream_url
 from pytest_ohbench.gateway.usage import (
@@ -42,7 +43,6 @@ from pytest_ohbench.gateway.usage import (
     split_events,
     usage_blocks,
 )
-from pytest_ohbench.http_server import BackgroundHTTPServer
 
 ADMIN_PREFIX = "/_ohbench/"
 ADMIN_HEADER = "X-Ohbench-Admin"

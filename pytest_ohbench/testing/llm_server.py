@@ -54,7 +54,7 @@ from typing import Any
 
 import yaml
 
-from pytest_ohbench.http_server import BackgroundHTTPServer
+from pytest_ohbench.gateway.http_server import BackgroundHTTPServer
 
 EXHAUSTED = "(script exhausted)"
 DEFAULT_MODEL = "scripted"  # what /v1/models lists when no script names a model

@@ -3,7 +3,7 @@
 For every task: the repository's files are committed exactly as the suite's Dockerfile does
 (so the base sha is the image's), the human's optimization (and its test changes) below is
 committed on top with a fixed author and date (so the head sha is reproducible), and
-`python -m pytest_ohbench.perf_record` turns the pair into the ISO-Bench record, timing
+`python -m pytest_ohbench.tools.perf_record` turns the pair into the ISO-Bench record, timing
 both states on this host. Then each record is checked: the correctness tests pass at base
 and at head, the human speedup on the efficiency test is at least 3x, and every "trap" (a
 faster but wrong optimization) breaks at least one correctness test.
@@ -206,7 +206,7 @@ def history(task: dict, repo: Path) -> tuple[str, str]:
 
 def record(task: dict, repo: Path, base: str, head: str, repeats: int, work: Path) -> dict:
     """The record from the commit-to-record command, run for real."""
-    command = [sys.executable, "-m", "pytest_ohbench.perf_record", str(repo), base, head,
+    command = [sys.executable, "-m", "pytest_ohbench.tools.perf_record", str(repo), base, head,
                "--instance-id", task["instance_id"], "--repo-name", f"ohbench/{task['repo']}",
                "--objective", task["objective"], "--repeats", str(repeats), "--python", sys.executable]
     for number, test in enumerate(task["efficiency_test"]):

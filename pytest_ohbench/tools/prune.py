@@ -1,7 +1,7 @@
 """Cleanup users can run and trust: what the harness built or left behind, by age or disk budget.
 
-    python -m pytest_ohbench.prune --older-than 7d --dry-run
-    python -m pytest_ohbench.prune --images-budget 20G --reports reports
+    python -m pytest_ohbench.tools.prune --older-than 7d --dry-run
+    python -m pytest_ohbench.tools.prune --images-budget 20G --reports reports
 
 Removes, never touching what a running session uses:
 - containers of runs whose controller process is gone (label `ohbench.controller`);
@@ -169,7 +169,7 @@ def size(value: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The prune command: list (and unless --dry-run remove) what is no longer needed."""
-    parser = argparse.ArgumentParser(prog="python -m pytest_ohbench.prune", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m pytest_ohbench.tools.prune", description=__doc__.split("\n\n")[0])
     parser.add_argument("--older-than", type=duration, default=None, help="age past which images, runs, caches go (e.g. 7d)")
     parser.add_argument("--images-budget", type=size, default=None, help="keep the built images within this size (e.g. 20G)")
     parser.add_argument("--reports", type=Path, default=Path("reports"), help="the folder of run folders (default: reports)")

@@ -1,6 +1,6 @@
 """Make an ISO-Bench perf record from a repository and a commit pair (base..head).
 
-    python -m pytest_ohbench.perf_record REPO BASE HEAD \\
+    python -m pytest_ohbench.tools.perf_record REPO BASE HEAD \\
         --efficiency-test tests/test_perf.py::test_big --repeats 10 -o perf.jsonl
 
 `git diff BASE HEAD` is split by path into `patch` (source) and `test_patch` (test files:
@@ -224,7 +224,7 @@ def time_states(
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m pytest_ohbench.perf_record", description=__doc__.splitlines()[0],
+        prog="python -m pytest_ohbench.tools.perf_record", description=__doc__.splitlines()[0],
         formatter_class=argparse.RawDescriptionHelpFormatter, epilog="\n".join(__doc__.splitlines()[1:]),
     )
     parser.add_argument("repo", help="path to the git repository")
