@@ -24,7 +24,7 @@ import docker
 
 from pytest_ohbench.agents.agent_tree import PYTHON, tree_info
 from pytest_ohbench.agents.base import AgentContext, AgentSettings
-from pytest_ohbench.agents.openhands import OpenHandsAgent
+from pytest_ohbench.agents.openhands.agent import OpenHandsAgent
 from pytest_ohbench.core.llm import LLMConfig
 from pytest_ohbench.core.task import TaskView
 from pytest_ohbench.runtime.docker import DockerRuntime

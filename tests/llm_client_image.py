@@ -16,7 +16,7 @@ from pathlib import Path
 import docker
 from filelock import FileLock
 
-from pytest_ohbench.agents.openhands_install import PLATFORMS, PYTHON, cache_dir
+from pytest_ohbench.agents.openhands.install import PLATFORMS, PYTHON, cache_dir
 from pytest_ohbench.runtime.images import build_cached
 
 REPOSITORY = "ohbench-test/llm-client"

@@ -9,8 +9,8 @@ import docker
 import pytest
 
 from pytest_ohbench.agents.base import AgentSettings
-from pytest_ohbench.agents.openhands import OpenHandsAgent, openhands_config
-from pytest_ohbench.agents.openhands_sdk import OpenHandsSDKAgent
+from pytest_ohbench.agents.openhands.agent import OpenHandsAgent, openhands_config
+from pytest_ohbench.agents.openhands.sdk import OpenHandsSDKAgent
 from pytest_ohbench.core.errors import HarnessError
 from pytest_ohbench.core.llm import LLMConfig
 from pytest_ohbench.core.outcomes import Outcome

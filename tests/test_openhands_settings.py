@@ -8,7 +8,7 @@ import pytest
 from test_collection import make_suite
 
 from pytest_ohbench.agents.base import AgentSettings
-from pytest_ohbench.agents.openhands import openhands_config
+from pytest_ohbench.agents.openhands.agent import openhands_config
 from pytest_ohbench.core.llm import LLMConfig
 from pytest_ohbench.plugin.settings import core_section
 

@@ -11,7 +11,7 @@ from test_collection import make_suite
 from test_openhands import SOLVE_TRUNCATE, TRUNCATE_ISSUE, assert_no_secret, run
 from test_openhands_settings import write_config
 
-from pytest_ohbench.agents.openhands_source import inspect_source, lock_pins, release_source, source_key
+from pytest_ohbench.agents.openhands.source import inspect_source, lock_pins, release_source, source_key
 
 FORK_MARKER = "FORK-7f3a: this line exists only in the fork's system prompt"
 RELEASE = "0.62.0"  # the 0.x release forks are based on; no wheel for Python 3.13: built from its sdist

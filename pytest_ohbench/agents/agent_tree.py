@@ -25,7 +25,7 @@ import docker
 import docker.errors
 from filelock import FileLock
 
-from pytest_ohbench.agents.openhands_install import cache_dir, uv_binary
+from pytest_ohbench.agents.openhands.install import cache_dir, uv_binary
 from pytest_ohbench.core.errors import last_line
 
 MOUNT = "/opt/ohbench-agent"  # where the tree is mounted in every task container

@@ -6,7 +6,7 @@ import docker
 
 from pytest_ohbench.agents.agent_tree import TreeError
 from pytest_ohbench.agents.base import AgentSettings, BaseAgent
-from pytest_ohbench.agents.openhands_source import SourceError
+from pytest_ohbench.agents.openhands.source import SourceError
 from pytest_ohbench.core.errors import HarnessError
 from pytest_ohbench.core.outcomes import Outcome
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from pytest_ohbench.agents.openhands_settings import eval_settings
+from pytest_ohbench.agents.openhands.settings import eval_settings
 from pytest_ohbench.core.record import TaskRecord
 from pytest_ohbench.core.suite import load_suite
 from pytest_ohbench.plugin.state import run_state

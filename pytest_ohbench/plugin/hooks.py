@@ -14,7 +14,7 @@ import pytest
 from _pytest.runner import runtestprotocol
 
 from pytest_ohbench.agents.base import AgentConfigError, agent_names, load_agent
-from pytest_ohbench.agents.openhands_settings import CONDENSERS
+from pytest_ohbench.agents.openhands.settings import CONDENSERS
 from pytest_ohbench.agents.replay import PredictionsError, load_predictions, prediction_warnings
 from pytest_ohbench.core.errors import HarnessError, TaskFailed
 from pytest_ohbench.core.llm import redact

@@ -11,10 +11,10 @@ import pytest
 
 from pytest_ohbench.agents.agent_tree import TreeError, ensure_tree
 from pytest_ohbench.agents.base import AgentSettings
-from pytest_ohbench.agents.openhands import agent_classes, tree_spec
-from pytest_ohbench.agents.openhands_install import WheelhouseError, ensure_sdk_wheelhouse, ensure_wheelhouse
-from pytest_ohbench.agents.openhands_sdk import sdk_tree_spec
-from pytest_ohbench.agents.openhands_source import (
+from pytest_ohbench.agents.openhands.agent import agent_classes, tree_spec
+from pytest_ohbench.agents.openhands.install import WheelhouseError, ensure_sdk_wheelhouse, ensure_wheelhouse
+from pytest_ohbench.agents.openhands.sdk import sdk_tree_spec
+from pytest_ohbench.agents.openhands.source import (
     SourceError,
     agent_classes_of,
     ensure_source_trees,

@@ -49,7 +49,7 @@ def agent_version(settings: Settings) -> str | None:
     source = settings.agent.openhands_source
     if name in ("openhands", "openhands-sdk") and source is not None:
         # A checkout: its declared version and where it came from (the code tree is keyed by its content).
-        from pytest_ohbench.agents.openhands_source import SourceError, inspect_source
+        from pytest_ohbench.agents.openhands.source import SourceError, inspect_source
 
         try:
             return f"{inspect_source(source).version} ({source})"

@@ -29,7 +29,7 @@ import docker
 import docker.errors
 import docker.utils
 
-from pytest_ohbench.agents.openhands_install import cache_dir
+from pytest_ohbench.agents.openhands.install import cache_dir
 from pytest_ohbench.report.run_folder import IN_USE_FILE, LATEST_LINK, RESULTS_FILE
 from pytest_ohbench.runtime.docker import CONTROLLER_LABEL, RUN_LABEL, docker_client, is_alive
 from pytest_ohbench.runtime.images import HASH_LABEL

@@ -50,7 +50,7 @@ from pytest_ohbench.agents.agent_tree import (
     tree_info,
     trees_dir,
 )
-from pytest_ohbench.agents.openhands_install import (
+from pytest_ohbench.agents.openhands.install import (
     PY313_EXTRAS,
     REQUIREMENTS,
     TARGET,

@@ -1,6 +1,6 @@
 """Runs inside the task container with the agent tree's Python: the SDK's default coding agent on one task.
 
-    python openhands_sdk_runner.py SETTINGS_JSON
+    python sdk_runner.py SETTINGS_JSON
 
 SETTINGS_JSON (0600, deleted by the harness after the run) holds the LLM settings, the
 workspace, the prompt file, the iteration limit and where to write: `events.json` (the

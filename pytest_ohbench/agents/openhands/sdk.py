@@ -2,7 +2,7 @@
 
 openhands-sdk and openhands-tools (`--openhands-sdk-version`) are installed offline from a
 pinned wheelhouse into their own read-only agent tree (agent_tree.py), mounted like the 0.x
-agent's, so any task image works. A small runner (openhands_sdk_runner.py) builds the SDK's
+agent's, so any task image works. A small runner (sdk_runner.py) builds the SDK's
 LLM from the --llm-config section, runs `get_default_agent(cli_mode=True)` (terminal, file
 editor, task tracker) in the task's workspace and saves the event log and metrics. Status,
 cost and tokens come from those; the patch is the workspace's diff.
@@ -20,13 +20,13 @@ import docker
 from pytest_ohbench.agents.agent_tree import PYTHON, TreeSpec, ensure_tree, tree_volume
 from pytest_ohbench.agents.base import AgentContext, AgentResult, AgentSettings, AgentStatus, TrajectoryStep
 from pytest_ohbench.agents.mounted import MountedAgent
-from pytest_ohbench.agents.openhands_install import REQUIREMENTS, ensure_sdk_wheelhouse
-from pytest_ohbench.agents.openhands_source import ensure_source_trees, inspect_source
+from pytest_ohbench.agents.openhands.install import REQUIREMENTS, ensure_sdk_wheelhouse
+from pytest_ohbench.agents.openhands.source import ensure_source_trees, inspect_source
 from pytest_ohbench.core.errors import last_line
 from pytest_ohbench.core.llm import LLMConfig, redact
 
 WORK = "/tmp/ohbench-openhands-sdk"  # settings, prompt, events, completions (never in the repo)
-RUNNER = Path(__file__).with_name("openhands_sdk_runner.py")
+RUNNER = Path(__file__).with_name("sdk_runner.py")
 # [llm.<name>] keys the SDK's LLM takes under the same names.
 LLM_KEYS = ("model", "api_key", "base_url", "api_version", "temperature", "top_p", "max_input_tokens",
             "max_output_tokens", "num_retries", "input_cost_per_token", "output_cost_per_token",

@@ -23,9 +23,9 @@ import tomli_w
 from pytest_ohbench.agents.agent_tree import PYTHON, TreeError, TreeSpec, ensure_tree, tree_volume
 from pytest_ohbench.agents.base import AgentContext, AgentResult, AgentSettings, AgentStatus, TrajectoryStep
 from pytest_ohbench.agents.mounted import MountedAgent
-from pytest_ohbench.agents.openhands_install import REQUIREMENTS, ensure_wheelhouse
-from pytest_ohbench.agents.openhands_settings import agent_section, condenser_section
-from pytest_ohbench.agents.openhands_source import Source, ensure_source_trees, has_release_source, inspect_source, registered_agent_classes, release_source
+from pytest_ohbench.agents.openhands.install import REQUIREMENTS, ensure_wheelhouse
+from pytest_ohbench.agents.openhands.settings import agent_section, condenser_section
+from pytest_ohbench.agents.openhands.source import Source, ensure_source_trees, has_release_source, inspect_source, registered_agent_classes, release_source
 from pytest_ohbench.core.errors import last_line
 from pytest_ohbench.core.llm import LLMConfig, redact
 from pytest_ohbench.runtime.base import Runtime
