@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import docker
 
-from pytest_ohbench.runtime.docker import DockerRuntime
+from pytest_ohbench.runtime.docker.runtime import DockerRuntime
 
 
 def cpu_seconds() -> float:

@@ -26,7 +26,7 @@ import docker
 
 from pytest_ohbench.checks.logparsers import parse_pytest_junit
 from pytest_ohbench.checks.patch import ISOLATION, JUNIT_PATH
-from pytest_ohbench.runtime.docker import DockerRuntime
+from pytest_ohbench.runtime.docker.runtime import DockerRuntime
 from pytest_ohbench.runtime.workspace import strip_history
 
 SMALL_REPO = """

@@ -27,7 +27,7 @@ from pytest_ohbench.agents.base import AgentContext, AgentSettings
 from pytest_ohbench.agents.openhands.agent import OpenHandsAgent
 from pytest_ohbench.core.llm import LLMConfig
 from pytest_ohbench.core.task import TaskView
-from pytest_ohbench.runtime.docker import DockerRuntime
+from pytest_ohbench.runtime.docker.runtime import DockerRuntime
 from pytest_ohbench.testing.llm_server import ScriptedLLMServer
 
 FINISH = {"tool_calls": [{"name": "finish", "arguments": {"message": "done", "task_completed": "true"}}],

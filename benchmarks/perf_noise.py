@@ -45,7 +45,7 @@ from pytest_ohbench.checks.perf import docker_starter, engine_pinning, rounds_to
 from pytest_ohbench.checks.perf_measure import TimedRunner, measure
 from pytest_ohbench.core.machine import machine_facts
 from pytest_ohbench.core.suite import PerfSettings
-from pytest_ohbench.runtime.images import build_cached
+from pytest_ohbench.runtime.docker.images import build_cached
 from pytest_ohbench.tasks.perf import parse_efficiency_test
 from pytest_ohbench.testing import perf_calibration as calib
 

@@ -17,7 +17,7 @@ import docker
 from filelock import FileLock
 
 from pytest_ohbench.agents.openhands.install import PLATFORMS, PYTHON, cache_dir
-from pytest_ohbench.runtime.images import build_cached
+from pytest_ohbench.runtime.docker.images import build_cached
 
 REPOSITORY = "ohbench-test/llm-client"
 # The CLI agent: asks the model what to run, runs it, shows it the output, until the model

@@ -6,8 +6,8 @@ from __future__ import annotations
 import docker
 import pytest
 
-from pytest_ohbench.runtime.channel import OUTPUT_LIMIT
-from pytest_ohbench.runtime.docker import DockerRuntime
+from pytest_ohbench.runtime.docker.channel import OUTPUT_LIMIT
+from pytest_ohbench.runtime.docker.runtime import DockerRuntime
 
 pytestmark = pytest.mark.docker
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import docker
 import pytest
 
-from pytest_ohbench.runtime.containers import ContainerManager
-from pytest_ohbench.runtime.docker import RUN_LABEL, DockerRuntime
-from pytest_ohbench.runtime.engines import EngineSlots
+from pytest_ohbench.runtime.docker.containers import ContainerManager
+from pytest_ohbench.runtime.docker.engines import EngineSlots
+from pytest_ohbench.runtime.docker.runtime import RUN_LABEL, DockerRuntime
 
 pytestmark = pytest.mark.docker
 

@@ -11,8 +11,8 @@ from conftest import run_output
 from pytest_ohbench.core.errors import HarnessError
 from pytest_ohbench.core.suite import ImageSettings, SuiteConfig
 from pytest_ohbench.core.task import PatchTestsSpec, Task
-from pytest_ohbench.runtime.docker import INSTANCE_LABEL, RUN_LABEL, DockerRuntime, remove_run_containers
-from pytest_ohbench.runtime.images import BUILD_REPOSITORY, ResolvedImage, resolve_image
+from pytest_ohbench.runtime.docker.images import BUILD_REPOSITORY, ResolvedImage, resolve_image
+from pytest_ohbench.runtime.docker.runtime import INSTANCE_LABEL, RUN_LABEL, DockerRuntime, remove_run_containers
 
 pytestmark = pytest.mark.docker
 

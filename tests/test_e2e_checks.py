@@ -13,7 +13,7 @@ import pytest
 from conftest import interruptible
 from tinysuite import make_tiny_suite, write_predictions
 
-from pytest_ohbench.runtime.docker import RUN_LABEL
+from pytest_ohbench.runtime.docker.runtime import RUN_LABEL
 
 pytestmark = pytest.mark.docker
 

@@ -11,7 +11,7 @@ import docker
 import pytest
 from conftest import EXAMPLES_SWE
 
-from pytest_ohbench.runtime.docker import RUN_LABEL
+from pytest_ohbench.runtime.docker.runtime import RUN_LABEL
 
 pytestmark = pytest.mark.docker
 INSTANCES = sorted(

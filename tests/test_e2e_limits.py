@@ -9,7 +9,7 @@ import docker
 import pytest
 from tinysuite import FIXED_CALC, diff_for, make_tiny_suite, write_predictions
 
-from pytest_ohbench.runtime.docker import DockerRuntime
+from pytest_ohbench.runtime.docker.runtime import DockerRuntime
 
 pytestmark = pytest.mark.docker
 HOG = "python3 -c \"ballast = b'x' * (2 << 30)\""  # 2 GiB, far past the containers' limits below

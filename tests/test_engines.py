@@ -22,8 +22,8 @@ import docker
 import pytest
 from conftest import BASE_IMAGE, _unavailable
 
-from pytest_ohbench.runtime.docker import RUN_LABEL
-from pytest_ohbench.runtime.engines import EngineSlots, engine_for_worker
+from pytest_ohbench.runtime.docker.engines import EngineSlots, engine_for_worker
+from pytest_ohbench.runtime.docker.runtime import RUN_LABEL
 
 FIRST = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
 
@@ -88,7 +88,7 @@ def test_workers_spread_round_robin() -> None:
 
 HOLD = """
 import sys, time
-from pytest_ohbench.runtime.engines import EngineSlots
+from pytest_ohbench.runtime.docker.engines import EngineSlots
 slots = EngineSlots(sys.argv[1], 2).try_acquire(int(sys.argv[2]))
 print("got" if slots is not None else "none", flush=True)
 time.sleep(float(sys.argv[3]))

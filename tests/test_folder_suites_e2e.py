@@ -24,7 +24,7 @@ from conftest import REPO_ROOT
 
 from pytest_ohbench.plugin.collect_folders import folder_suite
 from pytest_ohbench.report.batch import BATCH_FIELDS
-from pytest_ohbench.runtime.docker import RUN_LABEL
+from pytest_ohbench.runtime.docker.runtime import RUN_LABEL
 from pytest_ohbench.tasks import gittaskbench, harbor, prompts
 from pytest_ohbench.testing.llm_server import ScriptedLLMServer
 

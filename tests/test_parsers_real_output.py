@@ -14,7 +14,7 @@ import pytest
 
 from pytest_ohbench.checks.logparsers import get_parser
 from pytest_ohbench.checks.parsers.auto import detect
-from pytest_ohbench.runtime.docker import DockerRuntime
+from pytest_ohbench.runtime.docker.runtime import DockerRuntime
 
 LOGS = Path(__file__).parent / "data" / "runner_logs"
 TOOLCHAIN = "ohbench/toolchains:trixie"

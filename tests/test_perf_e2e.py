@@ -17,7 +17,7 @@ import docker
 import pytest
 from conftest import REPO_ROOT
 
-from pytest_ohbench.runtime.docker import RUN_LABEL
+from pytest_ohbench.runtime.docker.runtime import RUN_LABEL
 from pytest_ohbench.testing import perf_calibration as calib
 
 pytestmark = pytest.mark.docker

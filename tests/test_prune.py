@@ -14,8 +14,8 @@ import docker
 import pytest
 
 from pytest_ohbench.report.run_folder import IN_USE_FILE
-from pytest_ohbench.runtime.docker import CONTROLLER_LABEL, RUN_LABEL
-from pytest_ohbench.runtime.images import HASH_LABEL
+from pytest_ohbench.runtime.docker.images import HASH_LABEL
+from pytest_ohbench.runtime.docker.runtime import CONTROLLER_LABEL, RUN_LABEL
 from pytest_ohbench.tools.prune import duration, main, size
 
 pytestmark = pytest.mark.docker

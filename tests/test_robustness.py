@@ -12,7 +12,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from pytest_ohbench.runtime.docker import CONTROLLER_LABEL, RUN_LABEL
+from pytest_ohbench.runtime.docker.runtime import CONTROLLER_LABEL, RUN_LABEL
 
 pytestmark = pytest.mark.docker
 

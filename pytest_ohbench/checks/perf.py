@@ -60,8 +60,8 @@ from pytest_ohbench.core.record import REPLAY_INVALID
 from pytest_ohbench.core.suite import TestSettings
 from pytest_ohbench.report.run_folder import safe_name
 from pytest_ohbench.runtime.base import Runtime
-from pytest_ohbench.runtime.docker import DockerRuntime, docker_client
-from pytest_ohbench.runtime.images import LOCK_DIR
+from pytest_ohbench.runtime.docker.images import LOCK_DIR
+from pytest_ohbench.runtime.docker.runtime import DockerRuntime, docker_client
 from pytest_ohbench.tasks.perf import EfficiencyTest, PerfSpec
 
 if TYPE_CHECKING:

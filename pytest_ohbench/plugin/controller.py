@@ -29,7 +29,7 @@ from pytest_ohbench.report.progress import Progress
 from pytest_ohbench.report.run_folder import latest_records, load_records
 from pytest_ohbench.report.run_info import differences, run_info, write_run_info
 from pytest_ohbench.report.summary import format_table, load_summary, write_summary
-from pytest_ohbench.runtime.docker import docker_client, remove_run_containers
+from pytest_ohbench.runtime.docker.runtime import docker_client, remove_run_containers
 
 
 @dataclasses.dataclass

@@ -33,10 +33,10 @@ from pytest_ohbench.gateway.plugin import settle_llm
 from pytest_ohbench.plugin.lifecycle import COMING_ITEMS, record_for, stage, stopped_by_timeout
 from pytest_ohbench.plugin.state import RunState, run_state
 from pytest_ohbench.runtime.base import Runtime
-from pytest_ohbench.runtime.containers import ContainerManager
-from pytest_ohbench.runtime.docker import DockerRuntime, docker_client, unreachable_message
-from pytest_ohbench.runtime.engines import EngineSlots, engine_label
-from pytest_ohbench.runtime.images import resolve_image
+from pytest_ohbench.runtime.docker.containers import ContainerManager
+from pytest_ohbench.runtime.docker.engines import EngineSlots, engine_label
+from pytest_ohbench.runtime.docker.images import resolve_image
+from pytest_ohbench.runtime.docker.runtime import DockerRuntime, docker_client, unreachable_message
 from pytest_ohbench.runtime.local import host_path, host_text, start_local
 from pytest_ohbench.runtime.workspace import extract_patch, strip_history
 

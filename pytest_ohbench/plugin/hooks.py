@@ -58,8 +58,8 @@ from pytest_ohbench.plugin.session_setup import (
 from pytest_ohbench.plugin.settings import build_settings
 from pytest_ohbench.plugin.state import STATE_KEY, RunState, run_state, shown_text
 from pytest_ohbench.report.run_folder import RunFolder, new_run_id
-from pytest_ohbench.runtime.docker import controller_id
-from pytest_ohbench.runtime.engines import engine_for_worker
+from pytest_ohbench.runtime.docker.engines import engine_for_worker
+from pytest_ohbench.runtime.docker.runtime import controller_id
 
 WORKER_RUN_ID = "ohbench_run_id"
 WORKER_CONTROLLER = "ohbench_controller"

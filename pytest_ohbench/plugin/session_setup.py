@@ -29,7 +29,7 @@ from pytest_ohbench.report.batch import kept_on_resume
 from pytest_ohbench.report.compare import resolve_baseline
 from pytest_ohbench.report.run_folder import latest_records, load_records
 from pytest_ohbench.report.run_info import load_run_info
-from pytest_ohbench.runtime.docker import docker_client, remove_orphaned_containers, unreachable_message
+from pytest_ohbench.runtime.docker.runtime import docker_client, remove_orphaned_containers, unreachable_message
 
 
 def load_baseline(settings: Settings, reports_dir: Path) -> Baseline | None:

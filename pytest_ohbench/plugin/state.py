@@ -12,7 +12,7 @@ import pytest
 from pytest_ohbench.core.llm import LLMConfig
 from pytest_ohbench.plugin.settings import Settings
 from pytest_ohbench.report.run_folder import RunFolder
-from pytest_ohbench.runtime.containers import ContainerManager
+from pytest_ohbench.runtime.docker.containers import ContainerManager
 
 
 @dataclasses.dataclass

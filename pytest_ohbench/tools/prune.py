@@ -31,8 +31,8 @@ import docker.utils
 
 from pytest_ohbench.agents.openhands.install import cache_dir
 from pytest_ohbench.report.run_folder import IN_USE_FILE, LATEST_LINK, RESULTS_FILE
-from pytest_ohbench.runtime.docker import CONTROLLER_LABEL, RUN_LABEL, docker_client, is_alive
-from pytest_ohbench.runtime.images import HASH_LABEL
+from pytest_ohbench.runtime.docker.images import HASH_LABEL
+from pytest_ohbench.runtime.docker.runtime import CONTROLLER_LABEL, RUN_LABEL, docker_client, is_alive
 
 
 @dataclasses.dataclass

@@ -26,8 +26,8 @@ from pathlib import Path
 
 from pytest_ohbench.checks.mswe import STAGE
 from pytest_ohbench.checks.parsers.auto import parse_auto
-from pytest_ohbench.runtime.docker import DockerRuntime, docker_client
-from pytest_ohbench.runtime.images import build_cached
+from pytest_ohbench.runtime.docker.runtime import DockerRuntime, docker_client
+from pytest_ohbench.runtime.docker.images import build_cached
 
 HERE = Path(__file__).resolve().parent
 DATASET = HERE / "multi-swe-bench.jsonl"

@@ -22,7 +22,7 @@ from docker.models.containers import Container
 from docker.types import LogConfig
 
 from pytest_ohbench.runtime.base import TIMEOUT_EXIT_CODES, ExecResult, under_timeout
-from pytest_ohbench.runtime.channel import ChannelBroken, ChannelHolder, ShellChannel, channel_enabled, main_command
+from pytest_ohbench.runtime.docker.channel import ChannelBroken, ChannelHolder, ShellChannel, channel_enabled, main_command
 
 RUN_LABEL = "ohbench.run_id"
 INSTANCE_LABEL = "ohbench.instance_id"

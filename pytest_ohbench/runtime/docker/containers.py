@@ -19,8 +19,8 @@ import threading
 import time
 from collections.abc import Callable
 
-from pytest_ohbench.runtime.docker import DockerRuntime
-from pytest_ohbench.runtime.engines import EngineSlots, Slot
+from pytest_ohbench.runtime.docker.engines import EngineSlots, Slot
+from pytest_ohbench.runtime.docker.runtime import DockerRuntime
 
 Starter = Callable[[], DockerRuntime]
 

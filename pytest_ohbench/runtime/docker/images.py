@@ -18,7 +18,7 @@ from pytest_ohbench.core.errors import HarnessError
 from pytest_ohbench.core.outcomes import Outcome
 from pytest_ohbench.core.suite import ImageSettings, SuiteConfig
 from pytest_ohbench.core.task import Task
-from pytest_ohbench.runtime.image_tars import load_from_folder, with_prefix
+from pytest_ohbench.runtime.docker.image_tars import load_from_folder, with_prefix
 
 BUILD_REPOSITORY = "ohbench-build"
 HASH_LABEL = "ohbench.content_hash"  # on every image the harness builds: what prune may remove
