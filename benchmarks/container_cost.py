@@ -27,13 +27,13 @@ from pathlib import Path
 import docker
 from cpu_meter import containers_cpu, machine_cpu
 
-from pytest_ohbench.checks.patch import patch_files
 from pytest_ohbench.core.suite import load_suite
 from pytest_ohbench.core.task import PatchTestsSpec
+from pytest_ohbench.kinds.swe.checker import patch_files
+from pytest_ohbench.kinds.swe.loader import swe_bench_task
 from pytest_ohbench.runtime.docker.images import resolve_image
 from pytest_ohbench.runtime.docker.runtime import DockerRuntime
 from pytest_ohbench.runtime.workspace import STRIP_HISTORY, extract_patch
-from pytest_ohbench.tasks.swe import swe_bench_task
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "suites" / "examples" / "swe"

@@ -24,8 +24,8 @@ from collections.abc import Callable
 
 import docker
 
-from pytest_ohbench.checks.logparsers import parse_pytest_junit
-from pytest_ohbench.checks.patch import ISOLATION, JUNIT_PATH
+from pytest_ohbench.kinds.judge.logparsers import parse_pytest_junit
+from pytest_ohbench.kinds.swe.checker import ISOLATION, JUNIT_PATH
 from pytest_ohbench.runtime.docker.runtime import DockerRuntime
 from pytest_ohbench.runtime.workspace import strip_history
 

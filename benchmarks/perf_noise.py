@@ -40,13 +40,13 @@ from typing import Any
 import docker
 from scipy.stats import beta
 
-from pytest_ohbench.checks import perf_criteria as pc
-from pytest_ohbench.checks.perf import docker_starter, engine_pinning, rounds_to_add
-from pytest_ohbench.checks.perf_measure import TimedRunner, measure
 from pytest_ohbench.core.machine import machine_facts
 from pytest_ohbench.core.suite import PerfSettings
+from pytest_ohbench.kinds.perf import criteria as pc
+from pytest_ohbench.kinds.perf.checker import docker_starter, engine_pinning, rounds_to_add
+from pytest_ohbench.kinds.perf.loader import parse_efficiency_test
+from pytest_ohbench.kinds.perf.measure import TimedRunner, measure
 from pytest_ohbench.runtime.docker.images import build_cached
-from pytest_ohbench.tasks.perf import parse_efficiency_test
 from pytest_ohbench.testing import perf_calibration as calib
 
 FP_TARGET, POWER_TARGET, ORACLE_FRACTION = 0.05, 0.95, pc.GSO_HUMAN_FRACTION

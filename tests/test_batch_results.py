@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_ohbench.checks.script import ScriptChecker, is_true
 from pytest_ohbench.core.outcomes import Outcome
 from pytest_ohbench.core.record import TaskRecord
+from pytest_ohbench.kinds.prompts.checker import ScriptChecker, is_true
 from pytest_ohbench.report.batch import (
     BATCH_FIELDS,
     batch_line,

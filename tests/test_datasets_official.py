@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
-from pytest_ohbench.checks.judge import TestRun, judge
-from pytest_ohbench.checks.patch import choose_official
-from pytest_ohbench.checks.swebench_specs import official_plan
 from pytest_ohbench.core.suite import TestSettings as Settings
 from pytest_ohbench.core.task import Task
-from pytest_ohbench.tasks.mswe import multi_swe_bench_task
-from pytest_ohbench.tasks.swe import swe_bench_task
+from pytest_ohbench.kinds.judge.judge import TestRun, judge
+from pytest_ohbench.kinds.mswe.loader import multi_swe_bench_task
+from pytest_ohbench.kinds.swe.checker import choose_official
+from pytest_ohbench.kinds.swe.loader import swe_bench_task
+from pytest_ohbench.kinds.swe.official import official_plan
 
 DATA = Path(__file__).parent / "data" / "swebench"
 EXAMPLES_MSWE = Path(__file__).resolve().parent.parent / "suites" / "examples" / "mswe"
@@ -115,7 +115,7 @@ def test_a_row_needing_the_missing_extra_is_one_line_naming_it() -> None:
     code = (
         "import sys; sys.modules['swebench'] = None\n"
         "from tests.test_datasets_official import django_task\n"
-        "from pytest_ohbench.checks.swebench_specs import official_plan\n"
+        "from pytest_ohbench.kinds.swe.official import official_plan\n"
         "from pytest_ohbench.core.errors import HarnessError\n"
         "task = django_task(['a'], [])\n"
         "try:\n    official_plan(task, task.check, '/testbed')\nexcept HarnessError as exc:\n    print(exc.message)\n"
@@ -155,7 +155,7 @@ def test_mswe_rule_matches_the_multi_swe_bench_report() -> None:
     report_mod = pytest.importorskip("multi_swe_bench.harness.report")
     from multi_swe_bench.harness.test_result import TestResult
 
-    from pytest_ohbench.checks.mswe import STAGE, verdict
+    from pytest_ohbench.kinds.mswe.checker import STAGE, verdict
 
     row = json.loads((EXAMPLES_MSWE / "multi-swe-bench.jsonl").read_text().splitlines()[0])
     spec = multi_swe_bench_task(row, "x:1").check

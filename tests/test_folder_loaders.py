@@ -9,10 +9,12 @@ from pathlib import Path
 import pytest
 from conftest import REPO_ROOT
 
-from pytest_ohbench.checks.script import CHECK_DIR, ScriptCheckSpec
 from pytest_ohbench.core.errors import DatasetError
+from pytest_ohbench.kinds.gittaskbench import loader as gittaskbench
+from pytest_ohbench.kinds.harbor import loader as harbor
+from pytest_ohbench.kinds.prompts import loader as prompts
+from pytest_ohbench.kinds.prompts.checker import CHECK_DIR, ScriptCheckSpec
 from pytest_ohbench.plugin.collect_folders import folder_suite
-from pytest_ohbench.tasks import gittaskbench, harbor, prompts
 
 EXAMPLES = REPO_ROOT / "suites" / "examples"
 PROMPTS, GTB, HARBOR = EXAMPLES / "prompts", EXAMPLES / "gittaskbench", EXAMPLES / "harbor"

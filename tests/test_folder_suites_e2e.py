@@ -22,10 +22,12 @@ import docker
 import pytest
 from conftest import REPO_ROOT
 
+from pytest_ohbench.kinds.gittaskbench import loader as gittaskbench
+from pytest_ohbench.kinds.harbor import loader as harbor
+from pytest_ohbench.kinds.prompts import loader as prompts
 from pytest_ohbench.plugin.collect_folders import folder_suite
 from pytest_ohbench.report.batch import BATCH_FIELDS
 from pytest_ohbench.runtime.docker.runtime import RUN_LABEL
-from pytest_ohbench.tasks import gittaskbench, harbor, prompts
 from pytest_ohbench.testing.llm_server import ScriptedLLMServer
 
 EXAMPLES = REPO_ROOT / "suites" / "examples"

@@ -21,9 +21,9 @@ import pytest
 from conftest import run_output
 from tinysuite import DOCKERFILE, make_tiny_suite, write_predictions
 
-from pytest_ohbench.checks.patch import ENV_FILE_LIMIT, prepare_ahead, prepare_check
 from pytest_ohbench.core.errors import HarnessError
 from pytest_ohbench.core.task import PatchTestsSpec, Task
+from pytest_ohbench.kinds.swe.checker import ENV_FILE_LIMIT, prepare_ahead, prepare_check
 from pytest_ohbench.runtime.docker.runtime import DockerRuntime
 from pytest_ohbench.runtime.workspace import strip_history
 

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from tinysuite import BASE_FILES, FIXED_CALC, git
 
-from pytest_ohbench.checks.diffs import split_patch, unquote
-from pytest_ohbench.checks.grading import grade
-from pytest_ohbench.checks.integrity import DEFAULT_INFRASTRUCTURE, Infrastructure, set_aside
-from pytest_ohbench.checks.judge import TestRun, exit_problem, judge
-from pytest_ohbench.checks.logparsers import junit_key, parse_pytest_junit
 from pytest_ohbench.core.errors import DatasetError
 from pytest_ohbench.core.suite import load_suite
+from pytest_ohbench.kinds.judge.diffs import split_patch, unquote
+from pytest_ohbench.kinds.judge.grading import grade
+from pytest_ohbench.kinds.judge.integrity import DEFAULT_INFRASTRUCTURE, Infrastructure, set_aside
+from pytest_ohbench.kinds.judge.judge import TestRun, exit_problem, judge
+from pytest_ohbench.kinds.judge.logparsers import junit_key, parse_pytest_junit
 
 
 def diff_of(tmp: Path, changes: dict[str, str | None], base: dict[str, str] = BASE_FILES) -> str:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_ohbench.checks.grading import grade
-from pytest_ohbench.checks.logparsers import get_parser, parse_junit_xml, parse_pytest_log
+from pytest_ohbench.kinds.judge.grading import grade
+from pytest_ohbench.kinds.judge.logparsers import get_parser, parse_junit_xml, parse_pytest_log
 
 PYTEST_LOG = """\
 ============================= test session starts ==============================

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_ohbench.checks.judge import TestRun, judge
-from pytest_ohbench.checks.logparsers import get_parser, parse_pytest_junit
+from pytest_ohbench.kinds.judge.judge import TestRun, judge
+from pytest_ohbench.kinds.judge.logparsers import get_parser, parse_pytest_junit
 
 grading = pytest.importorskip("swebench.harness.grading")
 LOGS = Path(__file__).parent / "data" / "runner_logs"

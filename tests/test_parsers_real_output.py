@@ -12,8 +12,8 @@ from pathlib import Path
 import docker
 import pytest
 
-from pytest_ohbench.checks.logparsers import get_parser
-from pytest_ohbench.checks.parsers.auto import detect
+from pytest_ohbench.kinds.judge.logparsers import get_parser
+from pytest_ohbench.kinds.judge.parsers.auto import detect
 from pytest_ohbench.runtime.docker.runtime import DockerRuntime
 
 LOGS = Path(__file__).parent / "data" / "runner_logs"

@@ -9,8 +9,8 @@ import random
 import pytest
 from conftest import REPO_ROOT
 
-from pytest_ohbench.checks import perf_criteria as pc
 from pytest_ohbench.core.suite import PerfSettings
+from pytest_ohbench.kinds.perf import criteria as pc
 
 
 def noisy(seconds: float, rounds: int, seed: int, spread: float = 0.02) -> list[float]:
@@ -287,7 +287,7 @@ def test_a_miss_of_the_bar_is_measured_again_until_the_rounds_settle_it() -> Non
 
 
 def test_rounds_are_added_up_to_the_cap_exactly() -> None:
-    from pytest_ohbench.checks.perf import rounds_to_add
+    from pytest_ohbench.kinds.perf.checker import rounds_to_add
 
     assert rounds_to_add(7, 5, 20) == 5
     assert rounds_to_add(17, 5, 20) == 3  # the last addition is cut to reach the cap

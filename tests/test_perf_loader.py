@@ -10,8 +10,8 @@ from conftest import REPO_ROOT
 
 from pytest_ohbench.core.errors import DatasetError
 from pytest_ohbench.core.suite import load_suite
-from pytest_ohbench.tasks.perf import PerfSpec, is_test_path, parse_efficiency_test, reveal_reference
-from pytest_ohbench.tasks.rows import load_jsonl, task_from_row
+from pytest_ohbench.kinds.perf.loader import PerfSpec, is_test_path, parse_efficiency_test, reveal_reference
+from pytest_ohbench.kinds.rows import load_jsonl, task_from_row
 
 EXAMPLES_PERF = REPO_ROOT / "suites" / "examples" / "perf"
 ROWS = [json.loads(line) for line in (EXAMPLES_PERF / "perf.jsonl").read_text().splitlines()]

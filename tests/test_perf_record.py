@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_ohbench.checks.perf_measure import Measurement, TimedRunner, measure, rotation
+from pytest_ohbench.kinds.perf.loader import parse_efficiency_test
+from pytest_ohbench.kinds.perf.measure import Measurement, TimedRunner, measure, rotation
 from pytest_ohbench.runtime.local import LocalRuntime
-from pytest_ohbench.tasks.perf import parse_efficiency_test
 from pytest_ohbench.testing import perf_calibration as calib
 
 GIT_ENV = {"GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
@@ -139,7 +139,7 @@ def test_perf_record_makes_an_iso_bench_record(calib_repo: tuple[Path, str, str]
     assert record["target_files"] == ["calib/work.py"]
     assert "cpu seconds, 3 interleaved rounds" in record["notes"]
     # The record loads as a perf task.
-    from pytest_ohbench.tasks.rows import task_from_row
+    from pytest_ohbench.kinds.rows import task_from_row
 
     assert task_from_row(record, "perf.jsonl:1").kind == "perf"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pytest_ohbench.core.errors import DatasetError
-from pytest_ohbench.tasks.rows import load_jsonl
+from pytest_ohbench.kinds.rows import load_jsonl
 
 SWE_ROW = {
     "instance_id": "octo__lib-1",

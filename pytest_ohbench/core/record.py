@@ -9,7 +9,7 @@ from typing import Any
 from pytest_ohbench.core.outcomes import Outcome
 
 OUTPUT_LIMIT = 20_000  # characters of agent output kept in a record
-# A perf task whose human commit does not replay on this machine (checks/perf.py): its
+# A perf task whose human commit does not replay on this machine (kinds/perf/checker.py): its
 # records are judged as usual but left out of rates and of the gate.
 REPLAY_INVALID = "replay_invalid"
 

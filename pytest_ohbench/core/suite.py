@@ -17,7 +17,7 @@ import yaml
 from pytest_ohbench.core.errors import DatasetError, describe_unknown, unknown_keys_message
 
 SUITE_FILE = "suite.yaml"
-# How a skipped PASS_TO_PASS test grades (checks/grading.py, checks/judge.py).
+# How a skipped PASS_TO_PASS test grades (kinds/judge/grading.py, kinds/judge/judge.py).
 SKIP_RULES = ("strict", "official")
 DEFAULT_SKIP_RULE = "strict"
 _MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([bkmg]?)b?\s*$", re.IGNORECASE)
@@ -69,11 +69,11 @@ class TestSettings:
     parser: str = "pytest"
     report_file: str | None = None  # a file in the container the parser reads (e.g. JUnit XML)
     # Globs (.gitignore syntax) of test infrastructure beyond the defaults of
-    # checks/integrity.py: the agent's changes to them are set aside before grading.
+    # kinds/judge/integrity.py: the agent's changes to them are set aside before grading.
     infrastructure: list[str] = dataclasses.field(default_factory=list)
-    skipped_p2p: str = "strict"  # or "official": the swebench package's verdict on the same log (checks/grading.py)
+    skipped_p2p: str = "strict"  # or "official": the swebench package's verdict on the same log (kinds/judge/grading.py)
     # The keys suite.yaml set itself: a suite's own command or parser beats a dataset's
-    # official one (checks/swebench_specs.py); a default does not. Not a suite.yaml key.
+    # official one (kinds/swe/official.py); a default does not. Not a suite.yaml key.
     given: frozenset[str] = dataclasses.field(default=frozenset(), metadata={"internal": True})
 
     def __post_init__(self) -> None:

@@ -10,16 +10,16 @@ from typing import Any
 
 import pytest
 
-from pytest_ohbench.checks.swebench_specs import missing_extra_message, swebench_available, wants_official
 from pytest_ohbench.core.errors import DatasetError, HarnessError, TaskFailed
 from pytest_ohbench.core.suite import SUITE_FILE, SuiteConfig, load_suite
 from pytest_ohbench.core.task import Task
+from pytest_ohbench.kinds.perf.loader import KNOWN_FIELDS as PERF_FIELDS
+from pytest_ohbench.kinds.perf.loader import reveal_reference
+from pytest_ohbench.kinds.rows import load_jsonl
+from pytest_ohbench.kinds.swe.loader import KNOWN_FIELDS as SWE_FIELDS
+from pytest_ohbench.kinds.swe.loader import unknown_fields
+from pytest_ohbench.kinds.swe.official import missing_extra_message, swebench_available, wants_official
 from pytest_ohbench.plugin.state import run_state
-from pytest_ohbench.tasks.perf import KNOWN_FIELDS as PERF_FIELDS
-from pytest_ohbench.tasks.perf import reveal_reference
-from pytest_ohbench.tasks.rows import load_jsonl
-from pytest_ohbench.tasks.swe import KNOWN_FIELDS as SWE_FIELDS
-from pytest_ohbench.tasks.swe import unknown_fields
 
 
 class OhbenchWarning(pytest.PytestWarning):

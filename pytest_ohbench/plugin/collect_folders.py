@@ -33,9 +33,11 @@ import yaml
 
 from pytest_ohbench.core.errors import DatasetError
 from pytest_ohbench.core.suite import SUITE_FILE, SuiteConfig, load_suite
+from pytest_ohbench.kinds.gittaskbench import loader as gittaskbench
+from pytest_ohbench.kinds.harbor import loader as harbor
+from pytest_ohbench.kinds.prompts import loader as prompts
 from pytest_ohbench.plugin.collect import InvalidRow, suite_for, task_items
 from pytest_ohbench.plugin.state import run_state
-from pytest_ohbench.tasks import gittaskbench, harbor, prompts
 
 PROMPTS, GITTASKBENCH, HARBOR = "prompts", "gittaskbench", "harbor"
 HARBOR_SET = "harbor-set"  # a folder of Harbor task folders with a suite.yaml (kind: harbor)

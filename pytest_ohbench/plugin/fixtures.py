@@ -20,8 +20,6 @@ import docker.errors
 import pytest
 
 from pytest_ohbench.agents.base import AgentContext, AgentResult, AgentStatus, BaseAgent, load_agent
-from pytest_ohbench.checks.base import CheckContext, checker_for
-from pytest_ohbench.checks.judge import failing_lines
 from pytest_ohbench.core.errors import HarnessError, TaskFailed
 from pytest_ohbench.core.llm import LLMConfig, unreachable_reason
 from pytest_ohbench.core.outcomes import Outcome
@@ -30,6 +28,8 @@ from pytest_ohbench.core.suite import SuiteConfig
 from pytest_ohbench.core.task import Task
 from pytest_ohbench.gateway.client import ItemLease
 from pytest_ohbench.gateway.plugin import settle_llm
+from pytest_ohbench.kinds.base import CheckContext, checker_for
+from pytest_ohbench.kinds.judge.judge import failing_lines
 from pytest_ohbench.plugin.lifecycle import COMING_ITEMS, record_for, stage, stopped_by_timeout
 from pytest_ohbench.plugin.state import RunState, run_state
 from pytest_ohbench.runtime.base import Runtime

@@ -25,7 +25,7 @@ from typing import Any
 from pytest_ohbench.core.llm import LLMConfig
 from pytest_ohbench.core.outcomes import Outcome
 from pytest_ohbench.core.record import TaskRecord
-from pytest_ohbench.tasks.rows import load_jsonl
+from pytest_ohbench.kinds.rows import load_jsonl
 
 OUTPUTS_DIR = "outputs"
 SPLIT = "test"

@@ -29,14 +29,14 @@ Definitions (also the meaning of every summary.json field):
   (some of k attempts resolve, Chen et al. 2021) and pass^k (all k resolve, tau-bench), n
   attempts that ran and c of them resolved.
 - `replay_invalid`: the perf instances whose human commit does not replay on this machine
-  (below the criterion's bar or not significant, checks/perf.py); their records are counted
+  (below the criterion's bar or not significant, kinds/perf/checker.py); their records are counted
   in `items` and `outcomes` but left out of `instances`, the resolved counts and rates,
   pass@k and the gate.
 - `failure_reasons`: the judged failures (outcome judged, not resolved) counted by the code
   of their `reason` (`tests_failed`, `skip_not_pass`, `empty_patch`, `below_human`, ...;
   the part before the colon of each record's one-line reason).
 - `perf` (only when some record is a perf task): agent vs human speedups per task and
-  per model, see report/perf_summary.py.
+  per model, see kinds/perf/summary.py.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ from typing import Any
 
 from pytest_ohbench.core.outcomes import Outcome
 from pytest_ohbench.core.record import TaskRecord, counted, reason_code, utc_now
-from pytest_ohbench.report.perf_summary import format_perf, perf_summary
+from pytest_ohbench.kinds.perf.summary import format_perf, perf_summary
 from pytest_ohbench.report.run_folder import NO_MODEL, latest_records, record_key
 from pytest_ohbench.report.stats import pass_at_k, pass_hat_k, wilson_interval
 
@@ -160,7 +160,7 @@ def summarize(records: Iterable[TaskRecord | dict[str, Any]], wall_seconds: floa
         "totals": _group(loaded),
     }
     perf = perf_summary(loaded)
-    if perf is not None:  # agent vs human speedups (see report/perf_summary.py)
+    if perf is not None:  # agent vs human speedups (see kinds/perf/summary.py)
         summary["perf"] = perf
     return summary
 

@@ -27,11 +27,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from pytest_ohbench.checks.perf_criteria import estimate, geometric_mean, ratio
-from pytest_ohbench.checks.perf_measure import TimedRunner, measure
 from pytest_ohbench.core.machine import machine_facts
+from pytest_ohbench.kinds.perf.criteria import estimate, geometric_mean, ratio
+from pytest_ohbench.kinds.perf.loader import EfficiencyTest, is_test_path, parse_efficiency_test
+from pytest_ohbench.kinds.perf.measure import TimedRunner, measure
 from pytest_ohbench.runtime.local import LocalRuntime
-from pytest_ohbench.tasks.perf import EfficiencyTest, is_test_path, parse_efficiency_test
 
 _SPEED_WORDS = re.compile(r"perf|bench|speed|fast|slow|large|timing", re.IGNORECASE)
 _HUNK_FUNCTION = re.compile(r"^@@ [^@]* @@ (?:async\s+)?(?:def|class)\s+(\w+)", re.MULTILINE)

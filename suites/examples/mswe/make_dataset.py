@@ -24,8 +24,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from pytest_ohbench.checks.mswe import STAGE
-from pytest_ohbench.checks.parsers.auto import parse_auto
+from pytest_ohbench.kinds.mswe.checker import STAGE
+from pytest_ohbench.kinds.judge.parsers.auto import parse_auto
 from pytest_ohbench.runtime.docker.runtime import DockerRuntime, docker_client
 from pytest_ohbench.runtime.docker.images import build_cached
 

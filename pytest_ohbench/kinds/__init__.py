@@ -1,0 +1,1 @@
+"""Task kinds: one package each (its loader, check spec, checker, summary section), and the judge they share."""

@@ -1,0 +1,1 @@
+"""GitTaskBench roots: config/, queries/, test_scripts/ and their test scripts' verdicts."""

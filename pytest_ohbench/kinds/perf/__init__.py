@@ -1,0 +1,1 @@
+"""Performance tasks: correctness, then timings against base and the human's commit."""

@@ -1,1 +1,0 @@
-"""pytest_ohbench.tasks"""
