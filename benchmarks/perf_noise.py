@@ -41,11 +41,11 @@ import docker
 from scipy.stats import beta
 
 from pytest_ohbench.core.machine import machine_facts
-from pytest_ohbench.core.suite import PerfSettings
 from pytest_ohbench.kinds.perf import criteria as pc
 from pytest_ohbench.kinds.perf.checker import docker_starter, engine_pinning, rounds_to_add
 from pytest_ohbench.kinds.perf.loader import parse_efficiency_test
 from pytest_ohbench.kinds.perf.measure import TimedRunner, measure
+from pytest_ohbench.kinds.perf.settings import PerfSettings
 from pytest_ohbench.runtime.docker.images import build_cached
 from pytest_ohbench.testing import perf_calibration as calib
 

@@ -82,7 +82,7 @@ def test_remove_deletes_the_folder(tmp_path: Path) -> None:
 def test_tasks_that_need_their_image_are_refused() -> None:
     suite = SuiteConfig(root=Path("."), name="s")
     swe = Task(instance_id="x", kind="swe", prompt="p", check=PatchTestsSpec(), source_file="d.jsonl", source_line=3)
-    with pytest.raises(HarnessError, match="a swe task needs its image: the local runtime runs prompt and gittaskbench"):
+    with pytest.raises(HarnessError, match="a swe task needs its image: the local runtime runs gittaskbench and prompt"):
         start_local(swe, suite, "run")
 
 

@@ -9,8 +9,8 @@ import random
 import pytest
 from conftest import REPO_ROOT
 
-from pytest_ohbench.core.suite import PerfSettings
 from pytest_ohbench.kinds.perf import criteria as pc
+from pytest_ohbench.kinds.perf.settings import PerfSettings
 
 
 def noisy(seconds: float, rounds: int, seed: int, spread: float = 0.02) -> list[float]:

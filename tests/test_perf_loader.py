@@ -116,7 +116,7 @@ def test_suite_perf_settings_are_checked(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match=r"perf: at most 5 rounds can never pass the significance guard at alpha 0.01 .*need 7"):
         load_suite(tmp_path)
     (tmp_path / "suite.yaml").write_text("perf:\n  criterion: sweperf\n  target: 0.1\n  clock: wall\n")
-    perf = load_suite(tmp_path).perf  # type: ignore[union-attr]
+    perf = load_suite(tmp_path).section("perf")  # type: ignore[union-attr]
     assert (perf.criterion, perf.target, perf.clock, perf.repeats) == ("sweperf", 0.1, "wall", 7)
 
 
@@ -129,7 +129,7 @@ def test_options_override_the_suite(pytester: pytest.Pytester) -> None:
         """
         def pytest_collection_modifyitems(items):
             for item in items:
-                perf, task = item.ohbench_suite.perf, item.ohbench_task
+                perf, task = item.ohbench_suite.section("perf"), item.ohbench_task
                 shown = "REVEALED" if task.check.head_commit in task.prompt else "HIDDEN"
                 print("PERF", perf.criterion, perf.target, perf.repeats, shown)
         """

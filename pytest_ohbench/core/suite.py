@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
 import types
 import typing
@@ -15,6 +14,8 @@ import pathspec
 import yaml
 
 from pytest_ohbench.core.errors import DatasetError, describe_unknown, unknown_keys_message
+from pytest_ohbench.core.kinds import ROWS_SUITE
+from pytest_ohbench.core.kinds import sections as kind_sections
 
 SUITE_FILE = "suite.yaml"
 # How a skipped PASS_TO_PASS test grades (kinds/judge/grading.py, kinds/judge/judge.py).
@@ -106,67 +107,25 @@ class Timeouts:
 
 
 @dataclasses.dataclass
-class PerfSettings:
-    """How perf tasks are measured and judged (see README "Performance tasks")."""
-
-    criterion: str = "gso"  # gso | swefficiency | sweperf
-    target: float | None = None  # the criterion's bar (gso: fraction of the human's speed)
-    repeats: int = 7  # timed rounds per state: the fewest the paired guard can find significant at alpha 0.01
-    warmups: int = 1  # untimed rounds first
-    extra_repeats: int = 5  # rounds added while the verdict is not settled (0: never) ...
-    max_repeats: int = 20  # ... up to this many timed rounds
-    alpha: float = 0.01  # the significance guard's level
-    estimator: str = "min"  # min | median | mean | paired: how the repeats make one figure
-    clock: str = "cpu"  # cpu (user + system seconds) | wall (elapsed; a script's `Execution time:` figure)
-    python: str = "python3"  # the interpreter that runs the efficiency tests
-    cpuset: str = "auto"  # CPUs the state containers share: auto (one per xdist worker), none, or e.g. "1"
-    reveal_reference: bool = False  # name the human's commit in the prompt
-
-    def __post_init__(self) -> None:
-        criteria, estimators = ("gso", "swefficiency", "sweperf"), ("min", "median", "mean", "paired")
-        if self.criterion not in criteria:
-            raise ValueError(f"perf.criterion: must be one of {', '.join(criteria)}, got {self.criterion!r}")
-        if self.estimator not in estimators:
-            raise ValueError(f"perf.estimator: must be one of {', '.join(estimators)}, got {self.estimator!r}")
-        if self.clock not in ("cpu", "wall"):
-            raise ValueError(f"perf.clock: must be cpu or wall, got {self.clock!r}")
-        if not isinstance(self.repeats, int) or self.repeats < 2:
-            raise ValueError(f"perf.repeats: must be a whole number >= 2, got {self.repeats!r}")
-        if not isinstance(self.extra_repeats, int) or self.extra_repeats < 0:
-            raise ValueError(f"perf.extra_repeats: must be a whole number >= 0, got {self.extra_repeats!r}")
-        if not isinstance(self.max_repeats, int) or self.max_repeats < self.repeats:
-            raise ValueError(f"perf.max_repeats: must be a whole number >= repeats, got {self.max_repeats!r}")
-        if not isinstance(self.warmups, int) or self.warmups < 0:
-            raise ValueError(f"perf.warmups: must be a whole number >= 0, got {self.warmups!r}")
-        if not isinstance(self.alpha, (int, float)) or not 0 < self.alpha < 1:
-            raise ValueError(f"perf.alpha: must be between 0 and 1, got {self.alpha!r}")
-        if self.target is not None and not isinstance(self.target, (int, float)):
-            raise ValueError(f"perf.target: must be a number, got {self.target!r}")
-        # The paired guard's smallest one-sided p of n rounds is 2**-n: fewer rounds than
-        # this could never show any speedup to be significant.
-        needed = math.ceil(math.log2(1 / self.alpha) + 1e-9)
-        most = self.max_repeats if self.extra_repeats else self.repeats
-        if most < needed:
-            raise ValueError(
-                f"perf: at most {most} rounds can never pass the significance guard at alpha {self.alpha:g} "
-                f"(the smallest p of n paired rounds is 2^-n): need {needed} (repeats, or extra_repeats and max_repeats)"
-            )
-        self.cpuset = str(self.cpuset)
-
-
-@dataclasses.dataclass
 class SuiteConfig:
     """Defaults for every task of one suite folder."""
 
     root: Path
     name: str
-    kind: str = "swe"  # what the folder holds: swe (JSONL rows), prompts, gittaskbench, harbor
+    kind: str = ROWS_SUITE  # what the folder holds: JSONL rows, or a folder kind's suites (prompts, gittaskbench, harbor)
     datasets: list[str] = dataclasses.field(default_factory=lambda: ["*.jsonl"])
     image: ImageSettings = dataclasses.field(default_factory=ImageSettings)
     test: TestSettings = dataclasses.field(default_factory=TestSettings)
     container: ContainerSettings = dataclasses.field(default_factory=ContainerSettings)
     timeouts: Timeouts = dataclasses.field(default_factory=Timeouts)
-    perf: PerfSettings = dataclasses.field(default_factory=PerfSettings)
+    # The task kinds' own sections (core/kinds.py), e.g. `perf`: key -> its settings object.
+    sections: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def section(self, key: str) -> Any:
+        """A kind's section of suite.yaml (its defaults when the file has none)."""
+        if key not in self.sections:
+            self.sections[key] = kind_sections()[key]()
+        return self.sections[key]
 
 
 _SECTIONS = {
@@ -174,8 +133,12 @@ _SECTIONS = {
     "test": TestSettings,
     "container": ContainerSettings,
     "timeouts": Timeouts,
-    "perf": PerfSettings,
 }
+
+
+def _all_sections() -> dict[str, type]:
+    """The harness's sections and the registered kinds' (key -> settings dataclass)."""
+    return {**_SECTIONS, **kind_sections()}
 
 
 _TYPE_NAMES = {str: "a string", float: "a number", int: "a whole number", bool: "true or false"}
@@ -254,9 +217,10 @@ def _known_keys(cls: type) -> set[str]:
 
 def _unknown_keys(path: Path, data: dict[str, Any]) -> None:
     """Every unknown key of the file, at any level, in one error (not one key per run)."""
-    top_known = {"name", "kind", "datasets", *_SECTIONS}
+    sections = _all_sections()
+    top_known = {"name", "kind", "datasets", *sections}
     described = describe_unknown(data, top_known, list_known=True)
-    for key, cls in _SECTIONS.items():
+    for key, cls in sections.items():
         if isinstance(data.get(key), dict):
             described += describe_unknown(data[key], _known_keys(cls), prefix=f"{key}.", list_known=True)
     if described:
@@ -279,7 +243,7 @@ def load_suite(directory: Path) -> SuiteConfig | None:
     if not isinstance(data, dict):
         raise DatasetError(f"{path}: expected a mapping at the top level")
     _unknown_keys(path, data)
-    kind = data.get("kind", "swe")
+    kind = data.get("kind", ROWS_SUITE)
     if not isinstance(kind, str) or not kind.strip():
         raise DatasetError(f"{path}: 'kind' must be a name such as swe or prompts, got {kind!r}")
     datasets = data.get("datasets", ["*.jsonl"])
@@ -294,4 +258,5 @@ def load_suite(directory: Path) -> SuiteConfig | None:
         kind=kind,
         datasets=list(datasets),
         **{key: _section(path, key, cls, data.get(key)) for key, cls in _SECTIONS.items()},
+        sections={key: _section(path, key, cls, data.get(key)) for key, cls in kind_sections().items()},
     )

@@ -1,31 +1,27 @@
-"""The checker protocol and its registry (entry-point group `pytest_ohbench.checkers`).
+"""The checker protocol: how a kind's checker is called, with what, and what it returns.
 
-A checker judges one kind of check spec (core/task.py): the patch-tests check reads a
-`PatchTestsSpec`, a script check a script spec, and so on. `ohbench_outcome` asks the
-registry for the checker whose `spec_type` matches the task's spec.
+Each task kind (core/kinds.py) names its checker; it reads its own kind of check spec
+(core/task.py): the patch-tests check a `PatchTestsSpec`, a script check a script spec, and
+so on. `ohbench_outcome` asks the kind of the task for its checker (`checker_for`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from importlib.metadata import entry_points
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from pytest_ohbench.core.kinds import kind_named
 from pytest_ohbench.core.outcomes import Outcome
 from pytest_ohbench.kinds.judge.grading import Grade
 
 if TYPE_CHECKING:
     from pytest_ohbench.agents.base import AgentResult
     from pytest_ohbench.core.suite import SuiteConfig
-    from pytest_ohbench.core.task import CheckSpec, Task
+    from pytest_ohbench.core.task import Task
     from pytest_ohbench.runtime.base import Runtime
-
-ENTRY_POINT_GROUP = "pytest_ohbench.checkers"
-
 
 @dataclasses.dataclass
 class CheckResult:
@@ -60,29 +56,19 @@ class CheckContext:
 
 
 class Checker(Protocol):
-    """Judges the agent's work for tasks whose check spec is a `spec_type`."""
-
-    spec_type: ClassVar[type["CheckSpec"]]
+    """Judges the agent's work for the tasks of one kind."""
 
     def check(self, context: CheckContext) -> CheckResult: ...
 
-    # Optional: `annotate_record(record, llm)` adds to record.check once the outcome is set.
+    # Optional: `prestart` (True: judges in a fresh container, worth starting ahead),
+    # `prepare_ahead(runtime, task)` (work on that container before it is handed out) and
+    # `annotate_record(record, llm)` (adds to record.check once the outcome is set).
 
 
-@functools.cache  # scanning the installed distributions costs tens of ms, once per item otherwise
-def checkers() -> dict[str, type[Checker]]:
-    """The registered checkers by entry-point name (imported now)."""
-    return {ep.name: ep.load() for ep in entry_points(group=ENTRY_POINT_GROUP)}
-
-
-def checker_for(spec: "CheckSpec") -> Checker:
-    """A checker for `spec`: the registered one whose spec_type is the spec's type (or a base)."""
-    found = [cls for cls in checkers().values() if isinstance(spec, cls.spec_type)]
-    if not found:
-        raise LookupError(f"no checker registered (group {ENTRY_POINT_GROUP}) for {type(spec).__name__}")
-    # The most specific spec type wins when a checker registers a base class.
-    found.sort(key=lambda cls: len(cls.spec_type.__mro__), reverse=True)
-    return found[0]()
+def checker_for(task: "Task") -> Checker:
+    """The checker of the task's kind; LookupError for a kind that is not installed."""
+    checker: Checker = kind_named(task.kind).checker()
+    return checker
 
 
 def write_log(log_dir: Path, name: str, text: str) -> None:

@@ -8,23 +8,19 @@ from pathlib import Path
 from typing import Any
 
 from pytest_ohbench.core.errors import DatasetError
+from pytest_ohbench.core.kinds import kind_named, row_kinds
 from pytest_ohbench.core.task import Task
-from pytest_ohbench.kinds.mswe.loader import multi_swe_bench_task
-from pytest_ohbench.kinds.perf.loader import is_perf_row, perf_task
-from pytest_ohbench.kinds.swe.loader import swe_bench_task
+
+FALLBACK = "swe"  # a row no kind claims is read as SWE-bench's, which names its first missing field
 
 
 def task_from_row(row: Any, where: str) -> Task:
-    """Detect the row's format and build its Task; DatasetError names `where` on bad rows."""
+    """The task of a row, by the first row kind (core/kinds.py) that claims it; DatasetError
+    names `where` on a bad row."""
     if not isinstance(row, dict):
         raise DatasetError(f"{where}: expected a JSON object, got {type(row).__name__}")
-    if is_perf_row(row):  # ISO-Bench perf records: they have efficiency tests
-        return perf_task(row, where)
-    if ("instance_id" in row and "base_commit" in row) or "FAIL_TO_PASS" in row:
-        return swe_bench_task(row, where)
-    if "org" in row and ("fix_patch" in row or "f2p_tests" in row or "base" in row):
-        return multi_swe_bench_task(row, where)
-    return swe_bench_task(row, where)  # reports the first missing SWE-bench field
+    kind = next((k for k in row_kinds() if k.claims_row(row)), None) or kind_named(FALLBACK)
+    return kind.task_from_row(row, where)
 
 
 def load_jsonl(path: Path) -> Iterator[Task | DatasetError]:

@@ -10,15 +10,11 @@ from typing import Any
 
 import pytest
 
-from pytest_ohbench.core.errors import DatasetError, HarnessError, TaskFailed
+from pytest_ohbench.core.errors import DatasetError, HarnessError, TaskFailed, describe_unknown
+from pytest_ohbench.core.kinds import kind_named, suite_kind, tasks_by_kind
 from pytest_ohbench.core.suite import SUITE_FILE, SuiteConfig, load_suite
 from pytest_ohbench.core.task import Task
-from pytest_ohbench.kinds.perf.loader import KNOWN_FIELDS as PERF_FIELDS
-from pytest_ohbench.kinds.perf.loader import reveal_reference
 from pytest_ohbench.kinds.rows import load_jsonl
-from pytest_ohbench.kinds.swe.loader import KNOWN_FIELDS as SWE_FIELDS
-from pytest_ohbench.kinds.swe.loader import unknown_fields
-from pytest_ohbench.kinds.swe.official import missing_extra_message, swebench_available, wants_official
 from pytest_ohbench.plugin.state import run_state
 
 
@@ -35,12 +31,12 @@ def suite_for(config: pytest.Config, directory: Path) -> SuiteConfig | DatasetEr
     if directory not in cache:
         try:
             suite = load_suite(directory)
-            overrides = run_state(config).settings.perf_overrides
-            if suite is not None and overrides:  # --ohbench-perf-* win over suite.yaml
-                changes = dict(overrides)
-                if "repeats" in changes:  # more rounds asked for than the suite's cap: raise the cap
-                    changes["max_repeats"] = max(suite.perf.max_repeats, changes["repeats"])
-                suite.perf = dataclasses.replace(suite.perf, **changes)
+            # Options that set a kind's suite.yaml section (--ohbench-perf-*) win over the file.
+            for key, changes in run_state(config).settings.section_overrides.items():
+                if suite is not None and changes:
+                    section = suite.section(key)
+                    overridden = getattr(section, "overridden", None)
+                    suite.sections[key] = overridden(changes) if overridden else dataclasses.replace(section, **changes)
             cache[directory] = suite
         except DatasetError as exc:
             cache[directory] = exc
@@ -54,7 +50,7 @@ def is_dataset(config: pytest.Config, path: Path) -> bool:
     suite = suite_for(config, path.parent)
     if suite is None or isinstance(suite, DatasetError):
         return False  # a broken suite.yaml is reported once, on itself (broken_suite_file)
-    if suite.kind in ("prompts", "gittaskbench", "harbor"):
+    if suite_kind(suite.kind) is not None:
         return False  # folder suites: collect_folders.py
     return any(path.match(pattern) for pattern in suite.datasets)
 
@@ -187,21 +183,21 @@ class DatasetFile(pytest.File):
             self.ohbench_unreadable = True
             raise DatasetError(f"{self.path}: cannot read the dataset: {type(exc).__name__}: {exc}") from exc
         self._warn_about(entries)
-        # Rows only the official SWE-bench rules can grade, without the package that holds them:
-        # one error for the file now, rather than an infra_error per item after its agent ran.
-        needy = [e for e in entries if isinstance(e, Task) and wants_official(e, suite.test)]
-        held = {id(e) for e in needy} if needy and not swebench_available() else set()
-        if held:
-            error = DatasetError(missing_extra_message(needy[0], len(needy)))
-            yield InvalidRow.from_parent(self, name="needs-swebench", error=error)
+        # Rows their kind cannot run here (the SWE kind's without the swebench package): one
+        # error for the file now, rather than an infra_error per item after its agent ran.
+        held: set[int] = set()
+        for kind, tasks in tasks_by_kind(e for e in entries if isinstance(e, Task)).items():
+            cannot, error = kind.hold(tasks, suite)
+            if error is not None:
+                held |= {id(task) for task in cannot}
+                yield InvalidRow.from_parent(self, name=f"held-{kind.name}", error=error)
         for entry in entries:
             if isinstance(entry, DatasetError):
                 yield InvalidRow.from_parent(self, name=f"line-{entry.line}", error=entry)
                 continue
             if id(entry) in held:
                 continue
-            if suite.perf.reveal_reference:
-                entry = reveal_reference(entry)
+            entry = kind_named(entry.kind).prepare(entry, suite)
             yield from task_items(self, entry, suite)
 
     def _warn_about(self, entries: list[Task | DatasetError]) -> None:
@@ -211,14 +207,11 @@ class DatasetFile(pytest.File):
         shown = run_state(self.config).shown(self.path)
         if not entries:
             self._warn(shown, "empty dataset: it has no rows")
-        described = []
-        for kind, known in (("perf", PERF_FIELDS), (None, SWE_FIELDS)):  # each kind against its own fields
-            names = {
-                name for entry in entries if isinstance(entry, Task) and (entry.kind == "perf") == (kind == "perf")
-                for name in entry.fields
-            }
-            described.append(unknown_fields(names, known))
-        unknown = ", ".join(d for d in described if d)
+        # Each kind's rows against the fields it reads (kinds that read the same fields together).
+        by_known: dict[frozenset[str], set[str]] = {}
+        for kind, tasks in tasks_by_kind(e for e in entries if isinstance(e, Task)).items():
+            by_known.setdefault(kind.known_fields, set()).update(name for task in tasks for name in task.fields)
+        unknown = ", ".join(d for known, names in by_known.items() for d in describe_unknown(names, known))
         if unknown:
             self._warn(shown, f"row fields the harness does not read, ignored: {unknown}")
 

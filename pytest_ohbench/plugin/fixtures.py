@@ -138,7 +138,7 @@ def prepare_ahead(runtime: DockerRuntime, task: Task) -> None:
     it is handed out (off the critical path when started ahead). Best effort: if it fails, the
     check does that work itself and reports what goes wrong there."""
     try:
-        prepare = getattr(checker_for(task.check), "prepare_ahead", None)
+        prepare = getattr(checker_for(task), "prepare_ahead", None)
         if prepare is not None:
             prepare(runtime, task)
     except Exception:
@@ -148,7 +148,7 @@ def prepare_ahead(runtime: DockerRuntime, task: Task) -> None:
 def prestarts_check(task: Task) -> bool:
     """True when the task's checker judges in a fresh container (worth starting ahead)."""
     try:
-        return bool(getattr(checker_for(task.check), "prestart", False))
+        return bool(getattr(checker_for(task), "prestart", False))
     except LookupError:
         return False
 
@@ -421,7 +421,7 @@ def ohbench_outcome(
         record.set_outcome(Outcome.BUDGET_EXCEEDED, ohbench_agent_run.error or f"the task's budget ran out: {spent}")
         return TaskOutcome(record, f"the budget ran out ({spent})", logs)
     try:
-        checker = checker_for(ohbench_task.check)
+        checker = checker_for(ohbench_task)
     except LookupError as exc:
         raise HarnessError(Outcome.INFRA_ERROR, f"{ohbench_task.location}: {exc}") from None
     reference = ohbench_task.reference if ohbench_agent.wants_reference else None

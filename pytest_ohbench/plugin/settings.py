@@ -66,8 +66,8 @@ class Settings:
     llm_retries: int = 3  # --ohbench-llm-retries: upstream 429/5xx retried by the gateway
     docker_hosts: tuple[str, ...] = ()  # --ohbench-docker-host, in order; () means DOCKER_HOST
     max_containers: int | None = None  # --ohbench-max-containers: per engine, shared by all workers
-    # --ohbench-perf-*: applied over every suite's `perf:` section (only the ones given).
-    perf_overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
+    # Options over a kind's suite.yaml section, by section (--ohbench-perf-*: perf); only the given ones.
+    section_overrides: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
     # The OpenHands run_infer knobs (their environment variables are the defaults).
     image_prefix: str | None = None  # --ohbench-image-prefix / EVAL_DOCKER_IMAGE_PREFIX
     image_tars: Path | None = None  # --ohbench-image-tars: a folder of image tars
@@ -182,7 +182,7 @@ def build_settings(config: pytest.Config) -> Settings:
         llm_retries=_value(config, "ohbench_llm_retries", "--ohbench-llm-retries", non_negative_int, 3),
         docker_hosts=_docker_hosts(config),
         max_containers=_value(config, "ohbench_max_containers", "--ohbench-max-containers", container_limit, None),
-        perf_overrides={
+        section_overrides={"perf": {
             key: value
             for key, value in (
                 ("criterion", _value(config, "ohbench_perf_criterion", "--ohbench-perf-criterion", perf_criterion, None)),
@@ -190,7 +190,7 @@ def build_settings(config: pytest.Config) -> Settings:
                 ("repeats", _value(config, "ohbench_perf_repeats", "--ohbench-perf-repeats", perf_repeats, None)),
             )
             if value is not None
-        },
+        }},
         image_prefix=config.getoption("ohbench_image_prefix") or os.environ.get("EVAL_DOCKER_IMAGE_PREFIX") or None,
         image_tars=_path(config, tars) if tars else None,
         skip_ids=frozenset(

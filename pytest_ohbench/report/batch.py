@@ -17,6 +17,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from pytest_ohbench.core.kinds import kind_named, registered
 from pytest_ohbench.core.outcomes import Outcome
 from pytest_ohbench.core.record import TaskRecord
 from pytest_ohbench.report.run_folder import safe_name
@@ -24,7 +25,6 @@ from pytest_ohbench.report.run_folder import safe_name
 BATCH_RESULTS_FILE = "batch_results.jsonl"
 BATCH_LOG_FILE = "batch_run.log"
 TRAJECTORIES_DIR = "trajectories"
-BATCH_KINDS = frozenset({"prompt", "gittaskbench", "harbor"})
 SUCCESS, FAILED, TIMEOUT, ERROR = "success", "failed", "timeout", "error"
 # run_batch's fields, in its order; each line then adds the check's verdict.
 BATCH_FIELDS = (
@@ -47,29 +47,24 @@ def batch_status(record: TaskRecord) -> str:
 
 def kept_on_resume(record: TaskRecord) -> bool:
     """Whether --ohbench-resume keeps a record: a batch task's if it succeeded, others' if judged."""
-    if record.kind in BATCH_KINDS:
+    if is_batch(record):
         return batch_status(record) == SUCCESS
     return record.outcome.judged
 
 
-def task_name(record: TaskRecord) -> str:
-    """The prompt file's name as run_batch writes it (GitTaskBench: `<task>.md`; Harbor: the folder)."""
-    if record.kind == "gittaskbench":
-        return f"{record.instance_id}.md"
-    if record.kind == "harbor":
-        return record.instance_id
-    return Path(record.dataset).name
+def is_batch(record: TaskRecord) -> bool:
+    """True for a record of a kind run_batch's files hold (prompt, GitTaskBench, Harbor tasks)."""
+    kind = registered().get(record.kind)
+    return kind is not None and kind.batch
 
 
-def prompt_file(record: TaskRecord, root: Path) -> str:
-    """The absolute path of the file the prompt came from."""
+def batch_names(record: TaskRecord, root: Path) -> tuple[str, str]:
+    """(task_name, prompt_file) as run_batch writes them, by the record's kind (a prompt: the
+    file's name and path; GitTaskBench: `<task>.md` and its query.json; Harbor: the folder
+    and its instruction.md)."""
     source = Path(record.dataset)
     source = source if source.is_absolute() else root / source
-    if record.kind == "gittaskbench":  # config/<task>/task_info.yaml -> queries/<task>/query.json
-        return str(source.parents[2] / "queries" / record.instance_id / "query.json")
-    if record.kind == "harbor":
-        return str(source.parent / "instruction.md")
-    return str(source)
+    return kind_named(record.kind).batch_names(record, source)
 
 
 def batch_line(record: TaskRecord, root: Path) -> dict[str, Any]:
@@ -82,8 +77,8 @@ def batch_line(record: TaskRecord, root: Path) -> dict[str, Any]:
     if status == ERROR and not stderr:
         stderr = f"Batch script error during task execution: {record.error or record.outcome.value}"
     return {
-        "task_name": task_name(record),
-        "prompt_file": prompt_file(record, root),
+        "task_name": batch_names(record, root)[0],
+        "prompt_file": batch_names(record, root)[1],
         "status": status,
         "return_code": return_code,
         "elapsed_time_seconds": round(record.durations.get("agent", 0.0), 2),
@@ -120,7 +115,7 @@ def copy_trajectory(record: TaskRecord, root: Path, folder: Path) -> bool:
         return True
     if (logs / "agent.log").is_file():
         text = (logs / "agent.log").read_text(encoding="utf-8", errors="replace")
-        target.write_text(json.dumps({"task_name": task_name(record), "agent": record.agent, "log": text}, indent=2))
+        target.write_text(json.dumps({"task_name": batch_names(record, root)[0], "agent": record.agent, "log": text}, indent=2))
         return True
     return False
 
@@ -164,7 +159,7 @@ def batch_log(records: list[TaskRecord], lines: list[dict[str, Any]], run_dir: P
 
 def write_batch_outputs(run_dir: Path, records: list[TaskRecord], root: Path) -> None:
     """batch_results.jsonl, trajectories/ and batch_run.log for the batch tasks that ran."""
-    ran = [r for r in records if r.kind in BATCH_KINDS and r.outcome is not Outcome.NOT_RUN]
+    ran = [r for r in records if is_batch(r) and r.outcome is not Outcome.NOT_RUN]
     if not ran:
         return
     lines = [batch_line(r, root) for r in ran]

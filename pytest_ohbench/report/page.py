@@ -11,7 +11,6 @@ script sorts and filters the tables; without it the page still reads top to bott
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections import defaultdict
 from collections.abc import Sequence
@@ -19,9 +18,10 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from pytest_ohbench.core.kinds import records_by_kind, registered
 from pytest_ohbench.core.outcomes import Outcome
 from pytest_ohbench.core.record import TaskRecord
-from pytest_ohbench.report.charts import OUTCOME_COLORS, Series, Speedup, cost_vs_rate, outcome_bars, speedup_chart
+from pytest_ohbench.report.charts import OUTCOME_COLORS, Series, cost_vs_rate, outcome_bars
 from pytest_ohbench.report.compare import CompareResult, Pair
 from pytest_ohbench.report.html import details
 from pytest_ohbench.report.run_folder import NO_MODEL
@@ -169,93 +169,6 @@ def headline(summary: dict[str, Any]) -> str:
     return f"<table id='ohbench-headline'><thead><tr>{header}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
-def _geomean(values: Sequence[float]) -> float:
-    return math.exp(sum(math.log(v) for v in values) / len(values))
-
-
-def _speedups(records: Sequence[TaskRecord]) -> list[Speedup]:
-    """Agent and human speedups per perf task and model, from records' `check` (where a
-    checker recorded them); several attempts make one bar each, their geometric mean."""
-    found: dict[str, list[tuple[float, float]]] = defaultdict(list)
-    for record in records:
-        check = record.check or {}
-        numbers: dict[str, Any] = check["speedups"] if isinstance(check.get("speedups"), dict) else {}
-        agent = numbers.get("agent", check.get("agent_speedup"))
-        human = numbers.get("human", check.get("human_speedup"))
-        if isinstance(agent, (int, float)) and isinstance(human, (int, float)) and 0 < agent < math.inf and 0 < human < math.inf:
-            found[record.instance_id + (f"[{record.model}]" if record.model else "")].append((float(agent), float(human)))
-    return [
-        Speedup(label, _geomean([a for a, _ in pairs]), _geomean([h for _, h in pairs]))
-        for label, pairs in sorted(found.items(), key=lambda item: natural(item[0]))
-    ]
-
-
-def _times(value: float | None, digits: int = 2, unit: str = "x") -> str:
-    return "-" if value is None else f"{value:.{digits}f}{unit}"
-
-
-def _replay_cell(replay: dict[str, Any] | None) -> str:
-    """Whether the human's commit replays on this machine: its speedup, and the flag when it does not."""
-    if not replay:
-        return "<td>-</td>"
-    speedup = _times(replay.get("human_speedup"))
-    if replay.get("valid"):
-        return f"<td class='ohbench-replay'>replays: {speedup}</td>"
-    return (f"<td class='ohbench-replay invalid'><b>replay_invalid</b>: {speedup} ({escape(str(replay.get('reason')))}, "
-            f"bar {replay.get('bar')}x), left out of the rates</td>")
-
-
-def perf_section(summary: dict[str, Any]) -> str:
-    """Perf tasks: each model's speedup next to the human's (a chart and a table), the
-    `<provider>_vs_human` comparisons, and every task's figures (summary.json's `perf`)."""
-    perf = summary.get("perf")
-    if not perf:
-        return ""
-    models = perf.get("models") or {}
-    bars = [
-        Speedup(model, figures["agent_speedup"], figures["human_speedup"])
-        for model, figures in models.items()
-        if figures.get("agent_speedup") and figures.get("human_speedup")
-    ]
-    chart = (
-        f"<div class='charts'><figure><figcaption>Speedup over base per model: agent and human (geometric mean over tasks)</figcaption>"
-        f"{speedup_chart(bars)}</figure></div>" if bars else ""
-    )
-    head = "".join(f"<th>{h}</th>" for h in ("model", "provider", "resolved tasks", "timed tasks", "agent speedup", "human speedup", "agent / human"))
-    rows = "".join(
-        f"<tr><td>{escape(model)}</td><td>{escape(str(f['provider']))}</td><td class='num'>{f['resolved_tasks']} / {f['tasks']}</td>"
-        f"<td class='num'>{f['timed_tasks']}</td><td class='num'>{_times(f['agent_speedup'])}</td>"
-        f"<td class='num'>{_times(f['human_speedup'])}</td><td class='num'>{_times(f['agent_vs_human'], 3, '')}</td></tr>"
-        for model, f in models.items()
-    )
-    comparisons = "".join(
-        f"<li><code>{escape(name)}: {'-' if value is None else f'{value:.3f}'}</code></li>"
-        for name, value in (perf.get("comparisons") or {}).items()
-    )
-    task_head = "".join(
-        f"<th>{h}</th>" for h in ("task", "model", "resolved", "timed", "agent speedup", "human speedup", "agent / human", "criterion",
-                                  "verdicts", "human commit here")
-    )
-    replays = perf.get("replay") or {}
-    task_rows = "".join(
-        f"<tr><td>{escape(task)}</td><td>{escape(model)}</td><td class='num'>{e['resolved']} / {e['attempts']}</td>"
-        f"<td class='num'>{e['timed']}</td><td class='num'>{_times(e['agent_speedup'])}</td><td class='num'>{_times(e['human_speedup'])}</td>"
-        f"<td class='num'>{_times(e['agent_vs_human'], 3, '')}</td><td>{escape(str(e.get('criterion') or '-'))}</td>"
-        f"<td>{escape(', '.join(e.get('reasons') or []))}</td>{_replay_cell(replays.get(task))}</tr>"
-        for task, by_model in sorted((perf.get("tasks") or {}).items(), key=lambda item: natural(item[0]))
-        for model, e in by_model.items()
-    )
-    return (
-        "<section id='ohbench-perf'><h2>Performance tasks: agent against the human's commit</h2>"
-        "<p class='meta'>Speedups are over the base commit, measured in the same interleaved rounds; agent / human is 1.0 "
-        "when the agent's change is as fast as the human's (geometric means; timed attempts only).</p>"
-        f"{chart}<table id='ohbench-perf-models' class='sortable'><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
-        f"<p class='meta'>Against the human (geometric mean of agent / human over the provider's timed tasks):</p>"
-        f"<ul id='ohbench-perf-comparisons'>{comparisons}</ul>"
-        f"<table id='ohbench-perf-tasks' class='sortable'><thead><tr>{task_head}</tr></thead><tbody>{task_rows}</tbody></table></section>"
-    )
-
-
 def charts(summary: dict[str, Any], records: Sequence[TaskRecord]) -> str:
     """The charts row: outcomes per model, cost against rate, and speedups when perf data exist."""
     groups = summary["groups"]
@@ -268,9 +181,8 @@ def charts(summary: dict[str, Any], records: Sequence[TaskRecord]) -> str:
         f"<figure><figcaption>Outcomes per model</figcaption>{outcome_bars(series)}</figure>",
         f"<figure><figcaption>Resolved rate against cost</figcaption>{cost_vs_rate(series)}</figure>",
     ]
-    speedups = _speedups(records)
-    if speedups:
-        figures.append(f"<figure><figcaption>Speedup over base per task: agent and human</figcaption>{speedup_chart(speedups)}</figure>")
+    for kind, own in records_by_kind(records).items():  # e.g. perf tasks' speedups
+        figures += kind.report_charts(own)
     return f"<div class='charts'>{''.join(figures)}</div>"
 
 
@@ -478,7 +390,7 @@ def render_page(
         gate_banner(comparison) if comparison is not None else "",
         headline(summary),
         charts(summary, records) if records else "",
-        perf_section(summary),
+        *(kind.report_section(summary[name]) for name, kind in registered().items() if summary.get(name)),
         comparison_section(comparison, unlike) if comparison is not None else "",
         "<h2>Models x instances</h2>" + matrix(records) if records else "",
         "<h2>Items</h2><p class='meta'>Click a row for its verdict, patch, trajectory and logs.</p>" + items(records, run_dir, root),

@@ -35,8 +35,9 @@ Definitions (also the meaning of every summary.json field):
 - `failure_reasons`: the judged failures (outcome judged, not resolved) counted by the code
   of their `reason` (`tests_failed`, `skip_not_pass`, `empty_patch`, `below_human`, ...;
   the part before the colon of each record's one-line reason).
-- `perf` (only when some record is a perf task): agent vs human speedups per task and
-  per model, see kinds/perf/summary.py.
+- one section per task kind that has one, under the kind's name (core/kinds.py): `perf` (only
+  when some record is a perf task): agent vs human speedups per task and per model, see
+  kinds/perf/summary.py.
 """
 
 from __future__ import annotations
@@ -48,9 +49,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from pytest_ohbench.core.kinds import records_by_kind, registered
 from pytest_ohbench.core.outcomes import Outcome
 from pytest_ohbench.core.record import TaskRecord, counted, reason_code, utc_now
-from pytest_ohbench.kinds.perf.summary import format_perf, perf_summary
 from pytest_ohbench.report.run_folder import NO_MODEL, latest_records, record_key
 from pytest_ohbench.report.stats import pass_at_k, pass_hat_k, wilson_interval
 
@@ -159,9 +160,10 @@ def summarize(records: Iterable[TaskRecord | dict[str, Any]], wall_seconds: floa
         "groups": groups,
         "totals": _group(loaded),
     }
-    perf = perf_summary(loaded)
-    if perf is not None:  # agent vs human speedups (see kinds/perf/summary.py)
-        summary["perf"] = perf
+    for kind, records_of_kind in records_by_kind(loaded).items():  # e.g. perf: agent vs human speedups
+        section = kind.summary_section(records_of_kind)
+        if section is not None:
+            summary[kind.name] = section
     return summary
 
 
@@ -220,8 +222,9 @@ def format_table(summary: dict[str, Any]) -> list[str]:
         lines.append("  ".join(c.rjust(w) if 3 <= i < len(cells) else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip())
     if "totals" in summary and "item_seconds" in summary["totals"]:
         lines.append(time_line(summary))
-    if summary.get("perf"):
-        lines += format_perf(summary["perf"])
+    for name, kind in registered().items():
+        if summary.get(name):
+            lines += kind.terminal_lines(summary[name])
     return lines
 
 

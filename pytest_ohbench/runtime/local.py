@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pytest_ohbench.core.errors import HarnessError
+from pytest_ohbench.core.kinds import kind_named, registered
 from pytest_ohbench.core.outcomes import Outcome
 from pytest_ohbench.runtime.base import ExecResult
 
@@ -190,16 +191,14 @@ def host_text(runtime: object, text: str) -> str:
     return pattern.sub(lambda _: runtime.workdir, text)
 
 
-# Tasks whose workspace is made of input files only: the others need their image's contents.
-LOCAL_KINDS = ("prompt", "gittaskbench")
-
-
 def start_local(task: "Task", suite: "SuiteConfig", run_id: str) -> LocalRuntime:
-    """A fresh host folder for `task` (infra_error for tasks that need their image)."""
-    if task.kind not in LOCAL_KINDS:
+    """A fresh host folder for `task` (infra_error for a kind whose tasks need their image:
+    only kinds whose workspace is made of input files run here, core/kinds.py `host_workspace`)."""
+    if not kind_named(task.kind).host_workspace:
+        local = [k.name for k in registered().values() if k.host_workspace]
         raise HarnessError(
             Outcome.INFRA_ERROR,
             f"{task.location}: a {task.kind} task needs its image: the local runtime runs "
-            f"{' and '.join(LOCAL_KINDS)} tasks only (use --ohbench-runtime docker)",
+            f"{' and '.join(local)} tasks only (use --ohbench-runtime docker)",
         )
     return LocalRuntime.start(run_id=run_id, instance_id=task.instance_id, workdir=task.workdir or suite.container.workdir)

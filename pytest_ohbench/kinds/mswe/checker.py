@@ -21,7 +21,7 @@ import dataclasses
 import shlex
 from functools import cache
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from pytest_ohbench.core.errors import HarnessError, last_line
 from pytest_ohbench.core.outcomes import Outcome
@@ -192,7 +192,6 @@ def check_fix_run(runtime: Runtime, spec: MultiSweSpec, patch: str, parser: LogP
 class MultiSweChecker:
     """Multi-SWE-bench instances, judged as its harness judges them."""
 
-    spec_type: ClassVar[type[MultiSweSpec]] = MultiSweSpec
 
     def check(self, context: CheckContext) -> CheckResult:
         spec = context.task.check

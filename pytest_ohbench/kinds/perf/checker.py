@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 import docker
 import docker.errors
@@ -58,6 +58,7 @@ from pytest_ohbench.kinds.judge.judge import (
 from pytest_ohbench.kinds.perf import criteria as perf_criteria
 from pytest_ohbench.kinds.perf.loader import EfficiencyTest, PerfSpec
 from pytest_ohbench.kinds.perf.measure import Measurement, TimedRunner, measure
+from pytest_ohbench.kinds.perf.settings import perf_settings
 from pytest_ohbench.kinds.swe.checker import OOM_KILLED, apply_agent_patch, is_empty_patch, patch_files
 from pytest_ohbench.report.run_folder import safe_name
 from pytest_ohbench.runtime.base import Runtime
@@ -552,7 +553,7 @@ def worker_name() -> str | None:
 def settings_for(suite: "SuiteConfig", skip_rule: str | None = None) -> PerfCheckSettings:
     """The check's settings: the suite's `perf:` section (with the command-line overrides
     already applied to it), its test settings and the run's skip rule (else the suite's)."""
-    perf = suite.perf
+    perf = perf_settings(suite)
     return PerfCheckSettings(
         criterion=perf.criterion, target=perf.target, repeats=perf.repeats, warmups=perf.warmups,
         extra_repeats=perf.extra_repeats, max_repeats=perf.max_repeats,
@@ -564,7 +565,6 @@ def settings_for(suite: "SuiteConfig", skip_rule: str | None = None) -> PerfChec
 class PerfChecker:
     """The checker of perf tasks (PerfSpec): correctness, then timings against base and human."""
 
-    spec_type: ClassVar[type[PerfSpec]] = PerfSpec
 
     def check(self, context: CheckContext) -> CheckResult:
         task, spec = context.task, context.task.check
@@ -572,7 +572,7 @@ class PerfChecker:
         try:
             client = docker_client()
             try:
-                pinning = engine_pinning(client, context.suite.perf.cpuset)
+                pinning = engine_pinning(client, perf_settings(context.suite).cpuset)
             finally:
                 client.close()
         except docker.errors.DockerException as exc:

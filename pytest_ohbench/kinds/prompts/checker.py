@@ -25,7 +25,7 @@ import re
 import shlex
 from collections.abc import Iterator
 from pathlib import PurePosixPath
-from typing import Any, ClassVar
+from typing import Any
 
 from pytest_ohbench.agents.base import AgentResult, AgentStatus
 from pytest_ohbench.core.errors import HarnessError, last_line
@@ -84,7 +84,6 @@ def _tail(text: str, limit: int = OUTPUT_TAIL) -> str:
 class ScriptChecker:
     """Copies the check files in after the agent, runs the check, reads its verdict."""
 
-    spec_type: ClassVar[type[CheckSpec]] = ScriptCheckSpec
 
     def check(self, context: CheckContext) -> CheckResult:
         spec = context.task.check

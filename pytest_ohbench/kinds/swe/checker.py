@@ -375,7 +375,6 @@ def check_patch(
 class PatchTestsChecker:
     """SWE-style tasks: the agent's patch against the instance's tests, in a fresh container."""
 
-    spec_type: ClassVar[type[PatchTestsSpec]] = PatchTestsSpec
     prestart: ClassVar[bool] = True  # judges in a fresh container: it may be started while the agent runs
 
     @staticmethod

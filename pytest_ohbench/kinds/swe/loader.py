@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from typing import Any
 
-from pytest_ohbench.core.errors import DatasetError, describe_unknown
+from pytest_ohbench.core.errors import DatasetError
 from pytest_ohbench.core.task import PatchTestsSpec, Reference, Task
 
 SWE_BENCH_REQUIRED = (
@@ -74,11 +73,6 @@ def _seconds(row: dict[str, Any], key: str, where: str) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
         raise DatasetError(f"{where}: field '{key}' must be a number of seconds, got {value!r}")
     return float(value)
-
-
-def unknown_fields(names: Iterable[str], known: frozenset[str] = KNOWN_FIELDS) -> str | None:
-    """`'test_cmd' (did you mean 'test_command'?), ...` for the names not in `known`, else None."""
-    return ", ".join(describe_unknown(names, known)) or None
 
 
 def swe_bench_task(row: dict[str, Any], where: str) -> Task:
