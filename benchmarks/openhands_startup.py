@@ -27,7 +27,9 @@ from pytest_ohbench.agents.base import AgentContext, AgentSettings
 from pytest_ohbench.agents.openhands.agent import OpenHandsAgent
 from pytest_ohbench.core.llm import LLMConfig
 from pytest_ohbench.core.task import TaskView
+from pytest_ohbench.runtime.docker.provider import DockerProvider, volumes
 from pytest_ohbench.runtime.docker.runtime import DockerRuntime
+from pytest_ohbench.runtime.provider import RuntimeSettings, controller_id
 from pytest_ohbench.testing.llm_server import ScriptedLLMServer
 
 FINISH = {"tool_calls": [{"name": "finish", "arguments": {"message": "done", "task_completed": "true"}}],
@@ -44,8 +46,8 @@ def first_request(client: docker.DockerClient, agent: OpenHandsAgent, image: str
     with ScriptedLLMServer({"scripts": [{"responses": [FINISH]}]}) as server:
         llm = LLMConfig(name="bench", model="openai/bench", api_key="sk-bench", base_url=server.base_url, num_retries=0)
         started = time.time()
-        runtime = DockerRuntime.start(client, agent.prepare_image(client, image), run_id="bench", instance_id=uuid.uuid4().hex[:6],
-                                      workdir="/tmp", network="host", volumes=agent.container_volumes())
+        runtime = DockerRuntime.start(client, image, run_id="bench", instance_id=uuid.uuid4().hex[:6],
+                                      workdir="/tmp", network="host", volumes=volumes(agent.mounts()))
         try:
             runtime.execute("git init -q /tmp/work 2>/dev/null || true")
             view = TaskView(instance_id="bench", repo="", base_commit="", prompt="Say done.", hints_text="", location="bench")
@@ -65,7 +67,7 @@ def import_seconds(client: docker.DockerClient, agent: OpenHandsAgent, image: st
     flags = "-X pycache_prefix=/tmp/empty-pycache " if from_source else ""
     code = "import time; t = time.perf_counter(); import openhands.core.main; print(time.perf_counter() - t)"
     output = client.containers.run(image, ["sh", "-c", f"{PYTHON} {flags}-c '{code}' 2>/dev/null | tail -n 1"],
-                                   remove=True, network_mode="none", volumes=agent.container_volumes())
+                                   remove=True, network_mode="none", volumes=volumes(agent.mounts()))
     return float(output.decode().strip())
 
 
@@ -82,9 +84,9 @@ def main() -> None:
     client = docker.from_env()
     agent = OpenHandsAgent(AgentSettings(max_steps=5))
     tree_started = time.monotonic()
-    agent.prepare_image(client, args.image)  # builds the tree on first use
+    agent.prepare(DockerProvider(RuntimeSettings(run_id="bench", controller=controller_id())), args.image)  # builds the tree on first use
     tree_seconds = time.monotonic() - tree_started
-    [tree] = [Path(host) for host in agent.container_volumes()]
+    [tree] = [mount.source for mount in agent.mounts()]
     info = tree_info(tree)
     print(f"agent tree: {tree} ({info.get('size_bytes', 0) / 1e9:.2f} GB, built in {info.get('build_seconds')} s; "
           f"found in {tree_seconds:.2f} s this time)")

@@ -42,11 +42,12 @@ from scipy.stats import beta
 
 from pytest_ohbench.core.machine import machine_facts
 from pytest_ohbench.kinds.perf import criteria as pc
-from pytest_ohbench.kinds.perf.checker import docker_starter, engine_pinning, rounds_to_add
+from pytest_ohbench.kinds.perf.checker import rounds_to_add
 from pytest_ohbench.kinds.perf.loader import parse_efficiency_test
 from pytest_ohbench.kinds.perf.measure import TimedRunner, measure
 from pytest_ohbench.kinds.perf.settings import PerfSettings
 from pytest_ohbench.runtime.docker.images import build_cached
+from pytest_ohbench.runtime.docker.provider import engine_pinning, pinned_starter
 from pytest_ohbench.testing import perf_calibration as calib
 
 FP_TARGET, POWER_TARGET, ORACLE_FRACTION = 0.05, 0.95, pc.GSO_HUMAN_FRACTION
@@ -101,7 +102,7 @@ def one_run(client: docker.DockerClient, image: str, patch: str, cpuset: str | N
     after the warm-ups, then `extra_repeats` more while a verdict asks for them (any of the
     A/A, the 1.3x or the identical pair), up to `max_repeats`. Every timing, on both clocks:
     {"cpu": {state: [...]}, "wall": {state: [...]}}."""
-    start = docker_starter(
+    start = pinned_starter(
         client, image, run_id="perf-noise", instance_id="calib", workdir="/testbed", memory="512m", cpuset=cpuset
     )
     test = parse_efficiency_test(calib.BENCHMARK, 0)

@@ -22,8 +22,9 @@ import docker
 import pytest
 from conftest import BASE_IMAGE, _unavailable
 
-from pytest_ohbench.runtime.docker.engines import EngineSlots, engine_for_worker
+from pytest_ohbench.runtime.docker.engines import EngineSlots
 from pytest_ohbench.runtime.docker.runtime import RUN_LABEL
+from pytest_ohbench.runtime.provider import engine_for_worker
 
 FIRST = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
 

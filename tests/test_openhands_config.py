@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import docker
 import pytest
 
 from pytest_ohbench.agents.base import AgentSettings
@@ -14,6 +13,8 @@ from pytest_ohbench.agents.openhands.sdk import OpenHandsSDKAgent
 from pytest_ohbench.core.errors import HarnessError
 from pytest_ohbench.core.llm import LLMConfig
 from pytest_ohbench.core.outcomes import Outcome
+from pytest_ohbench.runtime.docker.provider import DockerProvider
+from pytest_ohbench.runtime.provider import RuntimeSettings
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -51,10 +52,10 @@ def test_no_budget_writes_no_budget_key() -> None:
 )
 def test_an_agent_tree_that_cannot_be_made_is_a_build_error(agent_class: type, settings: str, message: str, tmp_path: Path) -> None:
     # Never called: the tree fails before any container is made, so no engine is needed.
-    client = docker.DockerClient(base_url="unix:///nonexistent/docker.sock", version="1.43")
+    runtime = DockerProvider(RuntimeSettings(run_id="r", controller="h:1", engine="unix:///nonexistent/docker.sock"))
     agent = agent_class(AgentSettings(**{settings: tmp_path}))
-    with pytest.raises(AssertionError, match="prepare_image comes first"):
-        agent.container_volumes()
+    with pytest.raises(AssertionError, match="prepare comes first"):
+        agent.mounts()
     with pytest.raises(HarnessError, match=message) as failed:
-        agent.prepare_image(client, "ohbench/base:trixie")
+        agent.prepare(runtime, "ohbench/base:trixie")
     assert failed.value.outcome is Outcome.BUILD_ERROR

@@ -21,12 +21,11 @@ import subprocess
 import time
 from pathlib import Path
 
-import docker
-import docker.errors
 from filelock import FileLock
 
 from pytest_ohbench.agents.openhands.install import cache_dir, uv_binary
 from pytest_ohbench.core.errors import last_line
+from pytest_ohbench.runtime.provider import BuildFailed, Mount, RuntimeProvider
 
 MOUNT = "/opt/ohbench-agent"  # where the tree is mounted in every task container
 PYTHON = f"{MOUNT}/bin/python"  # the tree's interpreter (a wrapper that uses the tree's loader)
@@ -129,7 +128,7 @@ def _install(spec: TreeSpec, site: Path) -> None:
             raise TreeError(f"installing {spec.name} from {spec.wheelhouse} failed: {last_line(result.stderr)}")
 
 
-def _build(client: docker.DockerClient, spec: TreeSpec, target: Path) -> None:
+def _build(runtime: RuntimeProvider, spec: TreeSpec, target: Path) -> None:
     started = time.monotonic()
     partial = target.with_name(f".{target.name}.partial")
     shutil.rmtree(partial, ignore_errors=True)
@@ -140,26 +139,21 @@ def _build(client: docker.DockerClient, spec: TreeSpec, target: Path) -> None:
     if spec.extra_path:  # site.py skips a .pth line whose folder does not exist
         (site / "ohbench-source.pth").write_text(spec.extra_path + "\n")
     try:
-        client.containers.run(
-            BUILD_IMAGE, ["bash", "-c", RUNTIME_SCRIPT], remove=True, network_mode="none",
-            volumes={str(partial): {"bind": MOUNT, "mode": "rw"}},
-            environment={"OHBENCH_TREE_CHECK": spec.check},
-        )
-    except docker.errors.ContainerError as exc:
-        stderr = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else str(exc.stderr or "")
-        raise TreeError(f"building the {spec.name} tree failed: {last_line(stderr, str(exc))}") from None
+        runtime.run_build(BUILD_IMAGE, ["bash", "-c", RUNTIME_SCRIPT], [Mount(partial, MOUNT, read_only=False)],
+                          {"OHBENCH_TREE_CHECK": spec.check})
+    except BuildFailed as exc:
+        raise TreeError(f"building the {spec.name} tree failed: {exc}") from None
     size = sum(p.stat().st_size for p in partial.rglob("*") if p.is_file() and not p.is_symlink())
     info = {"name": spec.name, "size_bytes": size, "build_seconds": round(time.monotonic() - started, 1)}
     (partial / COMPLETE).write_text(json.dumps(info) + "\n")
     partial.rename(target)
 
 
-def ensure_tree(client: docker.DockerClient, spec: TreeSpec) -> Path:
+def ensure_tree(runtime: RuntimeProvider, spec: TreeSpec) -> Path:
     """The tree for `spec`, built once per machine (under a lock: xdist workers wait for one build)."""
-    try:
-        build_image_id = client.images.get(BUILD_IMAGE).id or ""
-    except docker.errors.ImageNotFound:
-        raise TreeError(f"{BUILD_IMAGE} is missing (run scripts/bootstrap.sh): the agent's Python comes from it") from None
+    build_image_id = runtime.image_id(BUILD_IMAGE)
+    if build_image_id is None:
+        raise TreeError(f"{BUILD_IMAGE} is missing (run scripts/bootstrap.sh): the agent's Python comes from it")
     target = trees_dir() / f"{spec.name}-{spec.key(build_image_id)}"
     if tree_info(target):
         return target
@@ -167,10 +161,10 @@ def ensure_tree(client: docker.DockerClient, spec: TreeSpec) -> Path:
     with FileLock(str(target) + ".lock"):
         if not tree_info(target):
             shutil.rmtree(target, ignore_errors=True)
-            _build(client, spec, target)
+            _build(runtime, spec, target)
     return target
 
 
-def tree_volume(tree: Path) -> dict[str, dict[str, str]]:
-    """The read-only bind mount of `tree` at MOUNT, as docker's `volumes` argument."""
-    return {str(tree): {"bind": MOUNT, "mode": "ro"}}
+def tree_mount(tree: Path) -> Mount:
+    """The read-only mount of `tree` at MOUNT."""
+    return Mount(tree, MOUNT)

@@ -14,11 +14,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
-    import docker
-
     from pytest_ohbench.core.llm import LLMConfig
     from pytest_ohbench.core.task import Reference, TaskView
     from pytest_ohbench.runtime.base import Runtime
+    from pytest_ohbench.runtime.provider import Mount, RuntimeProvider
 
 ENTRY_POINT_GROUP = "pytest_ohbench.agents"
 DEFAULT_OPENHANDS_VERSION = "0.48.0"
@@ -130,13 +129,17 @@ class BaseAgent:
         """Whether this item needs the agent's container (the oracle's depends on the task)."""
         return self.needs_runtime
 
-    def prepare_image(self, client: "docker.DockerClient", image: str) -> str:
-        """The image the agent's container starts from (e.g. with an agent layer on top)."""
+    # True for agents whose program comes in on read-only tree mounts (agents/mounted.py):
+    # they need a runtime that builds and mounts trees.
+    mounts_trees: ClassVar[bool] = False
+
+    def prepare(self, runtime: "RuntimeProvider", image: str | None) -> str | None:
+        """The image the agent's workspace starts from (building what it needs on `runtime` first)."""
         return image
 
-    def container_volumes(self) -> dict[str, dict[str, str]]:
-        """Host folders to bind-mount into the agent's container (docker `volumes`), after prepare_image."""
-        return {}
+    def mounts(self) -> "list[Mount]":
+        """Host folders the agent's workspace sees (read-only trees), after prepare."""
+        return []
 
     def run(self, context: AgentContext) -> AgentResult:
         """Work on `context.task`; the patch is returned or left in the workspace."""

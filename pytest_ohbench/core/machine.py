@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import os
 import platform
+import tempfile
 from pathlib import Path
 from typing import Any
+
+# The machine's lock files, shared by every process and run (image builds, timing runs, engine slots).
+LOCK_DIR = Path(tempfile.gettempdir()) / "pytest-ohbench-locks"
 
 
 def machine_facts() -> dict[str, Any]:

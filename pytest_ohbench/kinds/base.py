@@ -53,6 +53,8 @@ class CheckContext:
     test_timeout: float
     skip_rule: str | None = None  # --ohbench-skip-rule: overrides the suite's test.skipped_p2p
     run_dir: Path | None = None  # the run folder, for what a checker measures once per run
+    # Which CPUs timing runs may be pinned to, by the runtime (setting: auto, none or a cpuset).
+    pinning: Callable[[str], dict[str, Any]] = lambda setting: {"cpuset": None, "pinned": False}
 
 
 class Checker(Protocol):

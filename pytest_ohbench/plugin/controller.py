@@ -29,7 +29,7 @@ from pytest_ohbench.report.progress import Progress
 from pytest_ohbench.report.run_folder import latest_records, load_records
 from pytest_ohbench.report.run_info import differences, run_info, write_run_info
 from pytest_ohbench.report.summary import format_table, load_summary, write_summary
-from pytest_ohbench.runtime.docker.runtime import docker_client, remove_run_containers
+from pytest_ohbench.runtime.provider import runtime_named
 
 
 @dataclasses.dataclass
@@ -175,15 +175,7 @@ class RunController:
         # Under xdist only workers collect: the results written tell that tasks ran.
         if not (self.written or self.state.tasks_collected) or session.config.option.collectonly:
             return
-        for host in self.state.settings.docker_hosts or (None,):
-            try:
-                client = docker_client(host)
-            except Exception:
-                continue  # no engine: nothing can be left over there
-            try:
-                remove_run_containers(client, self.state.run_id, self.state.controller)
-            finally:
-                client.close()
+        runtime_named(self.state.settings.runtime).finish_session(self.state.runtime_settings())
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.summary is not None:

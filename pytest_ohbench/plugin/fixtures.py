@@ -1,4 +1,4 @@
-"""The public fixtures: task, suite, record, Docker, image, agent, runtime, agent run, outcome.
+"""The public fixtures: task, suite, record, runtime provider, image, agent, runtime, agent run, outcome.
 
 Registered as their own pytest plugin (entry point `ohbench_fixtures`). Each stage is one
 fixture so users can override any of them in a conftest.py. Harness trouble raises
@@ -12,11 +12,9 @@ import contextlib
 import dataclasses
 import os
 import shlex
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
-import docker
-import docker.errors
 import pytest
 
 from pytest_ohbench.agents.base import AgentContext, AgentResult, AgentStatus, BaseAgent, load_agent
@@ -31,13 +29,10 @@ from pytest_ohbench.gateway.plugin import settle_llm
 from pytest_ohbench.kinds.base import CheckContext, checker_for
 from pytest_ohbench.kinds.judge.judge import failing_lines
 from pytest_ohbench.plugin.lifecycle import COMING_ITEMS, record_for, stage, stopped_by_timeout
-from pytest_ohbench.plugin.state import RunState, run_state
+from pytest_ohbench.plugin.state import run_state
 from pytest_ohbench.runtime.base import Runtime
-from pytest_ohbench.runtime.docker.containers import ContainerManager
-from pytest_ohbench.runtime.docker.engines import EngineSlots, engine_label
-from pytest_ohbench.runtime.docker.images import resolve_image
-from pytest_ohbench.runtime.docker.runtime import DockerRuntime, docker_client, unreachable_message
-from pytest_ohbench.runtime.local import host_path, host_text, start_local
+from pytest_ohbench.runtime.local import host_path, host_text
+from pytest_ohbench.runtime.provider import BuildFailed, RuntimeProvider
 from pytest_ohbench.runtime.workspace import extract_patch, strip_history
 
 
@@ -90,51 +85,14 @@ def ohbench_log_dir(request: pytest.FixtureRequest, ohbench_record: TaskRecord) 
 
 
 @pytest.fixture(scope="session")
-def ohbench_docker(pytestconfig: pytest.Config) -> Iterator[docker.DockerClient]:
-    """A client for this process's Docker engine (its --ohbench-docker-host, else DOCKER_HOST)."""
-    host = run_state(pytestconfig).docker_host
-    try:
-        client = docker_client(host)
-    except Exception as exc:  # the SDK raises several types for "no engine"
-        raise HarnessError(Outcome.INFRA_ERROR, unreachable_message(exc, host)) from None
-    yield client
-    client.close()
+def ohbench_runtime_provider(pytestconfig: pytest.Config) -> RuntimeProvider:
+    """This process's runtime (--ohbench-runtime: docker, local, or one a plug-in registers):
+    where tasks run. It owns its workspaces' life; the session's end closes it."""
+    return run_state(pytestconfig).runtime_provider()
 
 
-def container_manager(config: pytest.Config) -> ContainerManager:
-    """This process's ContainerManager, made on first use with its engine's container limit."""
-    state = run_state(config)
-    if state.containers is None:
-        limit = state.settings.max_containers
-        state.containers = ContainerManager(EngineSlots(state.docker_host, limit) if limit else None)
-    return state.containers
-
-
-def check_starter(
-    client: docker.DockerClient,
-    task: Task,
-    suite: SuiteConfig,
-    state: RunState,
-    image: str | None = None,
-    cpuset: str | None = None,
-) -> Callable[[], DockerRuntime]:
-    """Starts `task`'s check container: its image (resolved in the calling thread when not given)."""
-
-    def start() -> DockerRuntime:
-        settings = state.settings
-        name = image or resolve_image(
-            client, task, suite, {"ohbench.run_id": state.run_id}, settings.image_prefix, settings.image_tars
-        ).name
-        runtime = start_container(client, name, task, suite, state.run_id, state.controller, cpuset=cpuset)
-        if cpuset is None:
-            prepare_ahead(runtime, task)
-        return runtime
-
-    return start
-
-
-def prepare_ahead(runtime: DockerRuntime, task: Task) -> None:
-    """The checker's work that needs nothing of the agent's, done on its fresh container before
+def prepare_ahead(runtime: Runtime, task: Task) -> None:
+    """The checker's work that needs nothing of the agent's, done on its fresh workspace before
     it is handed out (off the critical path when started ahead). Best effort: if it fails, the
     check does that work itself and reports what goes wrong there."""
     try:
@@ -142,11 +100,13 @@ def prepare_ahead(runtime: DockerRuntime, task: Task) -> None:
         if prepare is not None:
             prepare(runtime, task)
     except Exception:
-        runtime.ahead.clear()
+        ahead = getattr(runtime, "ahead", None)
+        if ahead is not None:
+            ahead.clear()
 
 
 def prestarts_check(task: Task) -> bool:
-    """True when the task's checker judges in a fresh container (worth starting ahead)."""
+    """True when the task's checker judges in a fresh workspace (worth starting ahead)."""
     try:
         return bool(getattr(checker_for(task), "prestart", False))
     except LookupError:
@@ -155,62 +115,21 @@ def prestarts_check(task: Task) -> bool:
 
 @pytest.fixture
 def ohbench_image(
-    request: pytest.FixtureRequest,
     ohbench_task: Task,
     ohbench_suite: SuiteConfig,
-    ohbench_docker: docker.DockerClient,
+    ohbench_runtime_provider: RuntimeProvider,
     ohbench_record: TaskRecord,
-) -> str:
-    """The task's image name, found, loaded, pulled or built (once per content hash) on this process's engine."""
-    ohbench_record.engine = engine_label(run_state(request.config).docker_host)
+) -> str | None:
+    """The task's image name, found, loaded, pulled or built (once per content hash) by this
+    process's runtime; None for a runtime without images."""
+    ohbench_record.engine = ohbench_runtime_provider.label
     with stage(ohbench_record, "image"):
         try:
-            settings = run_state(request.config).settings
-            resolved = resolve_image(
-                ohbench_docker, ohbench_task, ohbench_suite, {"ohbench.run_id": ohbench_record.run_id},
-                settings.image_prefix, settings.image_tars,
-            )
-        except docker.errors.DockerException as exc:
-            raise HarnessError(Outcome.BUILD_ERROR, f"image for {ohbench_task.instance_id}: {exc}") from None
-    ohbench_record.image, ohbench_record.image_source = resolved.name, resolved.source
-    ohbench_record.image_id = resolved.id
-    if resolved.id is None:
-        with contextlib.suppress(docker.errors.DockerException):
-            ohbench_record.image_id = ohbench_docker.images.get(resolved.name).id
-    return resolved.name
-
-
-def start_container(
-    client: docker.DockerClient,
-    image: str,
-    task: Task,
-    suite: SuiteConfig,
-    run_id: str,
-    controller: str,
-    network: str | None = None,
-    cpuset: str | None = None,
-    volumes: dict[str, dict[str, str]] | None = None,
-) -> DockerRuntime:
-    """A fresh task container from `image` with the suite's limits (infra_error on failure).
-
-    `cpuset` pins it to those CPUs instead of the suite's CPU quota (timing runs).
-    """
-    try:
-        return DockerRuntime.start(
-            client,
-            image,
-            run_id=run_id,
-            instance_id=task.instance_id,
-            workdir=task.workdir or suite.container.workdir,
-            cpus=0.0 if cpuset else suite.container.cpus,
-            memory=suite.container.memory,
-            network=network or suite.container.network,
-            controller=controller,
-            cpuset_cpus=cpuset,
-            volumes=volumes,
-        )
-    except (docker.errors.DockerException, ValueError) as exc:
-        raise HarnessError(Outcome.INFRA_ERROR, f"cannot start a container from {image}: {exc}") from None
+            found = ohbench_runtime_provider.image(ohbench_task, ohbench_suite)
+        except BuildFailed as exc:
+            raise HarnessError(Outcome.BUILD_ERROR, str(exc)) from None
+    ohbench_record.image, ohbench_record.image_source, ohbench_record.image_id = found.name, found.source, found.id
+    return found.name
 
 
 @pytest.fixture
@@ -220,42 +139,26 @@ def ohbench_runtime(
     ohbench_suite: SuiteConfig,
     ohbench_record: TaskRecord,
     ohbench_agent: BaseAgent,
+    ohbench_runtime_provider: RuntimeProvider,
 ) -> Iterator[Runtime]:
-    """The agent's container (or, with --ohbench-runtime local, its host folder); removed in teardown."""
-    state = run_state(request.config)
-    if state.settings.runtime == "local":
-        if type(ohbench_agent).prepare_image is not BaseAgent.prepare_image:
-            raise HarnessError(Outcome.AGENT_ERROR, f"--agent {ohbench_agent.name} needs the docker runtime")
-        with stage(ohbench_record, "container"):
-            runtime: Runtime = start_local(ohbench_task, ohbench_suite, state.run_id)
-    else:
-        client: docker.DockerClient = request.getfixturevalue("ohbench_docker")
-        image: str = request.getfixturevalue("ohbench_image")
-        task_image: str = image
-        with stage(ohbench_record, "agent_image"):  # e.g. the openhands agent's tree, built once per machine
-            try:
-                image = ohbench_agent.prepare_image(client, image)
-                volumes = ohbench_agent.container_volumes()
-            except docker.errors.DockerException as exc:
-                raise HarnessError(Outcome.BUILD_ERROR, f"agent image over {image}: {exc}") from None
-        with stage(ohbench_record, "container"):
-            # The check container starts now too, in the background, while the agent runs.
-            later = check_starter(client, ohbench_task, ohbench_suite, state, task_image) if prestarts_check(ohbench_task) else None
-            runtime = container_manager(request.config).start(
-                request.node.nodeid,
-                lambda: start_container(
-                    client,
-                    image,
-                    ohbench_task,
-                    ohbench_suite,
-                    state.run_id,
-                    state.controller,
-                    # A CLI agent calls its LLM from inside the container: host loopback only.
-                    network="host" if ohbench_agent.needs_network else None,
-                    volumes=volumes,
-                ),
-                later,
-            )
+    """The agent's workspace (a container; with --ohbench-runtime local, a host folder); removed in teardown."""
+    provider = ohbench_runtime_provider
+    if ohbench_agent.mounts_trees and not provider.isolated:
+        raise HarnessError(Outcome.AGENT_ERROR, f"--agent {ohbench_agent.name} needs the docker runtime")
+    image: str | None = request.getfixturevalue("ohbench_image")
+    with stage(ohbench_record, "agent_image"):  # e.g. the openhands agent's tree, built once per machine
+        try:
+            image = ohbench_agent.prepare(provider, image)
+        except BuildFailed as exc:
+            raise HarnessError(Outcome.BUILD_ERROR, f"agent image over {image}: {exc}") from None
+    with stage(ohbench_record, "container"):
+        # The check's workspace starts now too, in the background, while the agent runs.
+        runtime = provider.start_agent(
+            request.node.nodeid, ohbench_task, ohbench_suite, image,
+            # A CLI agent calls its LLM from inside the container: host loopback only.
+            network="host" if ohbench_agent.needs_network else None,
+            mounts=ohbench_agent.mounts(), check_ahead=prestarts_check(ohbench_task), prepare=prepare_ahead,
+        )
     try:
         if ohbench_task.base_commit:
             with stage(ohbench_record, "container"):
@@ -263,27 +166,22 @@ def ohbench_runtime(
         copy_inputs(runtime, ohbench_task)
         yield runtime
     finally:
-        if isinstance(runtime, DockerRuntime):
-            container_manager(request.config).remove_later(runtime)  # drained before the session ends
-        else:
-            runtime.remove()
+        provider.release(runtime)  # removed in the background, drained before the session ends
 
 
-def start_next_check(item: pytest.Item, agent: BaseAgent, client: docker.DockerClient, state: RunState) -> None:
-    """Start the coming items' check containers now, while this item is checked, when their
-    agent needs no container (a gold patch, a replayed prediction): nothing else would
+def start_next_check(item: pytest.Item, agent: BaseAgent, provider: RuntimeProvider) -> None:
+    """Start the coming items' check workspaces now, while this item is checked, when their
+    agent needs no workspace (a gold patch, a replayed prediction): nothing else would
     overlap them. Two ahead where the order is known (a serial run): one container start
     takes about as long as an oracle item, so one ahead is often not ready in time."""
-    manager = container_manager(item.config)
     for following in item.stash.get(COMING_ITEMS, []):
         task = getattr(following, "ohbench_task", None)
         if task is None or not prestarts_check(task):
             return
         if agent.uses_runtime(task.reference if agent.wants_reference else None):
-            return  # its check container starts with its agent's container
-        starter = check_starter(client, task, following.ohbench_suite, state)  # type: ignore[attr-defined]
-        if not manager.start_ahead(following.nodeid, starter):
-            return  # no free place on the engine now
+            return  # its check workspace starts with its agent's
+        if not provider.start_ahead(following.nodeid, task, following.ohbench_suite, prepare_ahead):  # type: ignore[attr-defined]
+            return  # no free place now
 
 
 def copy_inputs(runtime: Runtime, task: Task) -> None:
@@ -429,26 +327,17 @@ def ohbench_outcome(
 
     state = run_state(request.config)
 
+    provider: RuntimeProvider = request.getfixturevalue("ohbench_runtime_provider")
+
     @contextlib.contextmanager
     def fresh_runtime(cpuset: str | None = None) -> Iterator[Runtime]:
-        if state.settings.runtime == "local":
-            local = start_local(ohbench_task, ohbench_suite, record.run_id)
-            try:
-                yield local
-            finally:
-                local.remove()
-            return
-        client = request.getfixturevalue("ohbench_docker")
-        image = request.getfixturevalue("ohbench_image")
-        manager = container_manager(request.config)
-        start_next_check(request.node, ohbench_agent, client, state)
-        starter = check_starter(client, ohbench_task, ohbench_suite, state, image, cpuset)
-        # A pinned timing container is never the one started ahead (unpinned).
-        runtime = manager.started(starter) if cpuset else manager.check_container(request.node.nodeid, starter)
+        request.getfixturevalue("ohbench_image")  # the task's image, found or built, in the record
+        start_next_check(request.node, ohbench_agent, provider)
+        runtime = provider.check_runtime(request.node.nodeid, ohbench_task, ohbench_suite, cpuset=cpuset, prepare=prepare_ahead)
         try:
             yield runtime
         finally:
-            manager.remove_later(runtime)
+            provider.release(runtime)
 
     context = CheckContext(
         task=ohbench_task,
@@ -461,6 +350,7 @@ def ohbench_outcome(
         test_timeout=ohbench_suite.timeouts.tests,
         skip_rule=run_state(request.config).settings.skip_rule,
         run_dir=state.folder.path,
+        pinning=provider.pinning,
     )
     with stage(record, "check"):
         try:

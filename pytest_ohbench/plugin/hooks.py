@@ -48,18 +48,17 @@ from pytest_ohbench.plugin.options import (
     positive_int,
 )
 from pytest_ohbench.plugin.session_setup import (
-    check_engine,
     load_baseline,
     load_llm_sections,
     output_limit_warnings,
     prepare_openhands,
+    prepare_runtime,
     resume_target,
 )
 from pytest_ohbench.plugin.settings import build_settings
 from pytest_ohbench.plugin.state import STATE_KEY, RunState, run_state, shown_text
 from pytest_ohbench.report.run_folder import RunFolder, new_run_id
-from pytest_ohbench.runtime.docker.engines import engine_for_worker
-from pytest_ohbench.runtime.docker.runtime import controller_id
+from pytest_ohbench.runtime.provider import controller_id, engine_for_worker
 
 WORKER_RUN_ID = "ohbench_run_id"
 WORKER_CONTROLLER = "ohbench_controller"
@@ -144,9 +143,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "its dependencies as its poetry.lock / uv.lock pins them")
     group.addoption("--openhands-eval-note", dest="openhands_eval_note", default=None, metavar="NOTE",
                     help="the _N_<NOTE> suffix of the outputs/ run_infer folder")
-    group.addoption("--ohbench-runtime", dest="ohbench_runtime", default=None, choices=("docker", "local"),
-                    help="where tasks run: docker (default), or local: a temp folder and host subprocesses, "
-                    "no isolation (prompt and GitTaskBench tasks; ini: ohbench_runtime)")
+    group.addoption("--ohbench-runtime", dest="ohbench_runtime", default=None, metavar="NAME",
+                    help="where tasks run: docker (default), local (a temp folder and host subprocesses, "
+                    "no isolation: prompt and GitTaskBench tasks), or a runtime a plug-in registers (ini: ohbench_runtime)")
     group.addoption("--ohbench-docker-host", dest="ohbench_docker_hosts", action="append", default=[], type=docker_host,
                     metavar="URL", help="Docker engine to run tasks on (unix://, tcp:// with DOCKER_TLS_*, ssh://); "
                     "repeat to spread xdist workers over several engines (default: DOCKER_HOST; ini: ohbench_docker_hosts)")
@@ -227,7 +226,7 @@ def configure(config: pytest.Config) -> None:
         for warning in output_limit_warnings(config.stash[STATE_KEY].llms):
             config.issue_config_time_warning(pytest.PytestConfigWarning(warning), stacklevel=2)
     if agent in ("openhands", "openhands-sdk") and workerinput is None and not config.option.collectonly:
-        prepare_openhands(settings.agent, sdk=agent == "openhands-sdk")
+        prepare_openhands(settings.agent, config.stash[STATE_KEY].runtime_provider(), sdk=agent == "openhands-sdk")
 
 
 def check_agent(name: str, settings: Any) -> None:
@@ -377,17 +376,17 @@ def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
 
 
 def prepare_engine(config: pytest.Config) -> None:
-    """Once per run, before any task: the Docker engine answers, and containers left by a
-    killed controller of an earlier run are removed (usage error when there is no engine)."""
+    """Once per run, before any task: the runtime can be used (its engines answer), and what
+    killed controllers of earlier runs left is removed (usage error when it cannot be used)."""
     state = run_state(config)
-    if state.engine_checked or state.settings.runtime == "local":  # no engine needed on the host
+    if state.engine_checked:
         return
     state.engine_checked = True
-    removed = check_engine(state.settings.docker_hosts)
-    if removed:
-        reporter = config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None:
-            reporter.write_line(f"ohbench: removed {len(removed)} containers of runs whose controller is gone")
+    lines = prepare_runtime(state.settings.runtime, state.runtime_settings())
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        for line in lines:
+            reporter.write_line(f"ohbench: {line}")
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -406,18 +405,18 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 def pytest_runtest_teardown(item: pytest.Item) -> None:
     """A check container started for this item and not used (empty patch, agent error) goes."""
-    containers = run_state(item.config).containers
-    if containers is not None:
-        containers.discard(item.nodeid)
+    runtime = run_state(item.config).runtime
+    if runtime is not None:
+        runtime.discard(item.nodeid)
 
 
 @pytest.hookimpl(tryfirst=True)  # before the controller's sweep by run label
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """Every container this process started is gone before it ends (removals were in the background)."""
     state = run_state(session.config)
-    if state.containers is not None:
-        state.containers.close()
-        state.containers = None
+    if state.runtime is not None:
+        state.runtime.close()
+        state.runtime = None
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -6,7 +6,6 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-import docker
 import pytest
 
 from pytest_ohbench.agents.agent_tree import TreeError, ensure_tree
@@ -22,6 +21,7 @@ from pytest_ohbench.agents.openhands.source import (
     inspect_source,
     release_source,
 )
+from pytest_ohbench.core.errors import HarnessError
 from pytest_ohbench.core.llm import LLMConfig, LLMConfigError, load_llm_config
 from pytest_ohbench.plugin.controller import Baseline
 from pytest_ohbench.plugin.settings import Settings
@@ -29,7 +29,7 @@ from pytest_ohbench.report.batch import kept_on_resume
 from pytest_ohbench.report.compare import resolve_baseline
 from pytest_ohbench.report.run_folder import latest_records, load_records
 from pytest_ohbench.report.run_info import load_run_info
-from pytest_ohbench.runtime.docker.runtime import docker_client, remove_orphaned_containers, unreachable_message
+from pytest_ohbench.runtime.provider import RuntimeProvider, RuntimeSettings, RuntimeUnavailable, runtime_named
 
 
 def load_baseline(settings: Settings, reports_dir: Path) -> Baseline | None:
@@ -61,28 +61,24 @@ def resume_target(settings: Settings, reports: Path, run_id: str) -> tuple[Path,
     return folder.parent, folder.name, kept
 
 
-def prepare_openhands(settings: AgentSettings, sdk: bool = False) -> None:
+def prepare_openhands(settings: AgentSettings, runtime: RuntimeProvider, sdk: bool = False) -> None:
     """Make OpenHands' wheelhouse and tree before any task starts: a missing OpenHands is a usage error."""
     if settings.openhands_source:
-        prepare_openhands_source(settings, sdk)
+        prepare_openhands_source(settings, runtime, sdk)
     elif sdk:
-        prepare_openhands_sdk(settings)
+        prepare_openhands_sdk(settings, runtime)
     else:
-        prepare_openhands_release(settings)
+        prepare_openhands_release(settings, runtime)
 
 
-def _build(what: str, build: Callable[[docker.DockerClient], object]) -> None:
+def _build(what: str, build: Callable[[RuntimeProvider], object], runtime: RuntimeProvider) -> None:
     """Build a tree once per machine (the workers then only find it); no engine: each item reports it."""
     try:
-        client = docker_client()
-    except Exception:
-        return
-    try:
-        build(client)
+        build(runtime)
     except (TreeError, SourceError) as exc:
         raise pytest.UsageError(f"{what}: {exc}") from None
-    finally:
-        client.close()
+    except HarnessError:
+        return  # the runtime cannot be reached: every item says so
 
 
 def check_agent_class(settings: AgentSettings, classes: list[str], of: str) -> None:
@@ -92,7 +88,7 @@ def check_agent_class(settings: AgentSettings, classes: list[str], of: str) -> N
         )
 
 
-def prepare_openhands_release(settings: AgentSettings) -> None:
+def prepare_openhands_release(settings: AgentSettings, runtime: RuntimeProvider) -> None:
     """openhands-ai `--openhands-version`: its wheels, or its sdist when it has no wheel for Python 3.13."""
     given = settings.openhands_wheelhouse
     version = settings.openhands_version
@@ -117,13 +113,13 @@ def prepare_openhands_release(settings: AgentSettings) -> None:
                 "version, --openhands-source DIR (a checkout) or --openhands-wheelhouse DIR (wheels for Python 3.13)"
             ) from None
         check_agent_class(settings, agent_classes_of(source), f"OpenHands {version}")
-        _build(f"--openhands-version {version}", lambda client: ensure_source_trees(client, source))
+        _build(f"--openhands-version {version}", lambda built: ensure_source_trees(built, source), runtime)
         return
     check_agent_class(settings, agent_classes(wheelhouse), f"OpenHands {version}")
-    _build("--agent openhands", lambda client: ensure_tree(client, tree_spec(version, wheelhouse)))
+    _build("--agent openhands", lambda built: ensure_tree(built, tree_spec(version, wheelhouse)), runtime)
 
 
-def prepare_openhands_source(settings: AgentSettings, sdk: bool) -> None:
+def prepare_openhands_source(settings: AgentSettings, runtime: RuntimeProvider, sdk: bool) -> None:
     """--openhands-source DIR: a checkout of the kind the agent runs, installed into its trees."""
     assert settings.openhands_source is not None
     try:
@@ -135,17 +131,17 @@ def prepare_openhands_source(settings: AgentSettings, sdk: bool) -> None:
     if source.kind == "0.x" and sdk:
         raise pytest.UsageError(f"--openhands-source {settings.openhands_source}: an OpenHands 0.x tree: pass --agent openhands")
     check_agent_class(settings, agent_classes_of(source), str(settings.openhands_source))
-    _build(f"--openhands-source {settings.openhands_source}", lambda client: ensure_source_trees(client, source))
+    _build(f"--openhands-source {settings.openhands_source}", lambda built: ensure_source_trees(built, source), runtime)
 
 
-def prepare_openhands_sdk(settings: AgentSettings) -> None:
+def prepare_openhands_sdk(settings: AgentSettings, runtime: RuntimeProvider) -> None:
     """The OpenHands V1 (SDK) wheelhouse and tree, before any task starts."""
     version = settings.openhands_sdk_version
     try:
         wheelhouse = ensure_sdk_wheelhouse(version)
     except WheelhouseError as exc:
         raise pytest.UsageError(f"--agent openhands-sdk: cannot get openhands-sdk {version} wheels for Python 3.13 ({exc})") from None
-    _build("--agent openhands-sdk", lambda client: ensure_tree(client, sdk_tree_spec(version, wheelhouse)))
+    _build("--agent openhands-sdk", lambda built: ensure_tree(built, sdk_tree_spec(version, wheelhouse)), runtime)
 
 
 def output_limit_warnings(llms: dict[str, LLMConfig]) -> list[str]:
@@ -188,17 +184,9 @@ def load_llm_sections(settings: Settings) -> dict[str, LLMConfig]:
     return loaded
 
 
-def check_engine(hosts: tuple[str, ...] = ()) -> list[str]:
-    """Every engine answers (else a usage error naming it); remove orphaned containers, named."""
-    removed: list[str] = []
-    for host in hosts or (None,):
-        try:
-            client = docker_client(host)
-        except Exception as exc:  # the SDK raises several types for "no engine"
-            option = f"--ohbench-docker-host {host}: " if host else ""
-            raise pytest.UsageError(option + unreachable_message(exc, host)) from None
-        try:
-            removed += remove_orphaned_containers(client)
-        finally:
-            client.close()
-    return removed
+def prepare_runtime(name: str, settings: RuntimeSettings) -> list[str]:
+    """The runtime can be used (else a usage error, one line); what killed runs left is removed."""
+    try:
+        return runtime_named(name).prepare_session(settings)
+    except RuntimeUnavailable as exc:
+        raise pytest.UsageError(str(exc)) from None

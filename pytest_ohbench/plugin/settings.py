@@ -27,6 +27,7 @@ from pytest_ohbench.plugin.options import (
     positive_int,
 )
 from pytest_ohbench.report.compare import Gate, read_flaky_file
+from pytest_ohbench.runtime.provider import runtimes
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -202,14 +203,11 @@ def build_settings(config: pytest.Config) -> Settings:
     )
 
 
-RUNTIMES = ("docker", "local")
-
-
 def _runtime(config: pytest.Config) -> str:
-    """--ohbench-runtime, else the ini key; a name other than docker or local is a usage error."""
+    """--ohbench-runtime, else the ini key; a runtime not registered (docker, local, a plug-in's) is a usage error."""
     value = _text(config, "ohbench_runtime") or "docker"
-    if value not in RUNTIMES:
-        raise pytest.UsageError(f"--ohbench-runtime: expected one of {', '.join(RUNTIMES)}, got {value!r}")
+    if value not in runtimes():
+        raise pytest.UsageError(f"--ohbench-runtime: expected one of {', '.join(runtimes())}, got {value!r}")
     return value
 
 

@@ -12,7 +12,7 @@ import pytest
 from pytest_ohbench.core.llm import LLMConfig
 from pytest_ohbench.plugin.settings import Settings
 from pytest_ohbench.report.run_folder import RunFolder
-from pytest_ohbench.runtime.docker.containers import ContainerManager
+from pytest_ohbench.runtime.provider import RuntimeProvider, RuntimeSettings, runtime_named
 
 
 @dataclasses.dataclass
@@ -29,9 +29,23 @@ class RunState:
     llms: dict[str, LLMConfig] = dataclasses.field(default_factory=dict)  # --llm-config sections, in order
     resumed: dict[str, str] = dataclasses.field(default_factory=dict)  # nodeid -> judged outcome kept
     tasks_collected: int = 0
-    engine_checked: bool = False  # the Docker engine was checked (and orphans swept) this run
+    engine_checked: bool = False  # the runtime was checked (and orphans swept) this run
     docker_host: str | None = None  # this process's engine (an xdist worker is bound to one); None: DOCKER_HOST
-    containers: ContainerManager | None = None  # this process's containers (made on first use)
+    runtime: RuntimeProvider | None = None  # this process's runtime (made on first use)
+
+    def runtime_settings(self) -> RuntimeSettings:
+        """What the runtime needs of the run and of this process."""
+        settings = self.settings
+        return RuntimeSettings(
+            run_id=self.run_id, controller=self.controller, engine=self.docker_host, engines=settings.docker_hosts,
+            max_containers=settings.max_containers, image_prefix=settings.image_prefix, image_tars=settings.image_tars,
+        )
+
+    def runtime_provider(self) -> RuntimeProvider:
+        """This process's runtime (--ohbench-runtime), made on first use."""
+        if self.runtime is None:
+            self.runtime = runtime_named(self.settings.runtime)(self.runtime_settings())
+        return self.runtime
 
     @property
     def agent(self) -> str | None:

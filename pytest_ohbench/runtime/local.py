@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING
 from pytest_ohbench.core.errors import HarnessError
 from pytest_ohbench.core.kinds import kind_named, registered
 from pytest_ohbench.core.outcomes import Outcome
-from pytest_ohbench.runtime.base import ExecResult
+from pytest_ohbench.runtime.base import ExecResult, Runtime
+from pytest_ohbench.runtime.provider import Mount, Prepare, RuntimeProvider
 
 if TYPE_CHECKING:
     from pytest_ohbench.core.suite import SuiteConfig
@@ -202,3 +203,20 @@ def start_local(task: "Task", suite: "SuiteConfig", run_id: str) -> LocalRuntime
             f"{' and '.join(local)} tasks only (use --ohbench-runtime docker)",
         )
     return LocalRuntime.start(run_id=run_id, instance_id=task.instance_id, workdir=task.workdir or suite.container.workdir)
+
+
+class LocalProvider(RuntimeProvider):
+    """Tasks in temporary host folders (`--ohbench-runtime local`): no images, no isolation."""
+
+    name = "local"
+    isolated = False
+
+    def start_agent(
+        self, key: str, task: "Task", suite: "SuiteConfig", image: str | None, *, network: str | None = None,
+        mounts: list[Mount] | None = None, check_ahead: bool = False, prepare: Prepare | None = None,
+    ) -> Runtime:
+        return start_local(task, suite, self.settings.run_id)
+
+    def check_runtime(self, key: str, task: "Task", suite: "SuiteConfig", *, cpuset: str | None = None,
+                      prepare: Prepare | None = None) -> Runtime:
+        return start_local(task, suite, self.settings.run_id)

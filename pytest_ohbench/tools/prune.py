@@ -16,88 +16,25 @@ Removes, never touching what a running session uses:
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import datetime
 import shutil
-import socket
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-
-import docker
-import docker.errors
-import docker.utils
+from typing import Any
 
 from pytest_ohbench.agents.openhands.install import cache_dir
+from pytest_ohbench.core.suite import memory_bytes
 from pytest_ohbench.report.run_folder import IN_USE_FILE, LATEST_LINK, RESULTS_FILE
-from pytest_ohbench.runtime.docker.images import HASH_LABEL
-from pytest_ohbench.runtime.docker.runtime import CONTROLLER_LABEL, RUN_LABEL, docker_client, is_alive
-
-
-@dataclasses.dataclass
-class Candidate:
-    """One thing prune would remove, and why."""
-
-    kind: str  # container | image | run | cache
-    name: str
-    size_bytes: int
-    reason: str
-
-
-def _age_seconds(created: str) -> float:
-    """Seconds since a Docker timestamp like 2026-11-23T09:00:00.123456789Z."""
-    stamp = datetime.datetime.fromisoformat(created[:26].rstrip("Z").rstrip(".") + "+00:00")
-    return (datetime.datetime.now(datetime.timezone.utc) - stamp).total_seconds()
-
-
-def _controller_alive(owner: str) -> bool:
-    """True unless `owner` (<host>:<pid>) names a process on this host that is gone."""
-    host, _, pid = owner.strip().rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return True  # another host's session: not ours to judge
-    return is_alive(int(pid))
-
-
-def container_candidates(client: docker.DockerClient, run: str | None = None) -> list[Candidate]:
-    """Labelled containers (of run `run` only, if given) whose controller is gone."""
-    found = []
-    label = f"{RUN_LABEL}={run}" if run else RUN_LABEL
-    # ignore_removed: a container another run removes while this lists is not an error.
-    for container in client.containers.list(all=True, filters={"label": label}, ignore_removed=True):
-        owner = (container.labels or {}).get(CONTROLLER_LABEL, "")
-        if owner and not _controller_alive(owner):
-            found.append(Candidate("container", container.name or "", 0, f"its controller {owner} is gone"))
-    return found
-
-
-def image_candidates(
-    client: docker.DockerClient, older_than: float | None, budget: int | None, run: str | None = None
-) -> list[Candidate]:
-    """Harness-built images (built by run `run` only, if given) no container uses: past the age,
-    then the oldest while the built images exceed the budget."""
-    # The listing's own ImageID (sparse: no inspect per container, so a container removed
-    # meanwhile, or its image, cannot fail the listing).
-    used = {c.attrs.get("ImageID") for c in client.containers.list(all=True, sparse=True)}
-    built = []
-    labels = [HASH_LABEL, f"ohbench.run_id={run}"] if run else [HASH_LABEL]
-    for image in client.images.list(filters={"label": labels}):
-        if image.id in used:
-            continue
-        attrs = image.attrs
-        built.append((_age_seconds(attrs["Created"]), image, int(attrs.get("Size", 0))))
-    built.sort(key=lambda entry: entry[0], reverse=True)  # oldest first
-    chosen: list[Candidate] = []
-    total = sum(size for _, _, size in built)
-    for age, image, size in built:
-        name = image.tags[0] if image.tags else (image.id or "")
-        if older_than is not None and age >= older_than:
-            chosen.append(Candidate("image", name, size, f"built {age / 86400:.1f} days ago"))
-            total -= size
-        elif budget is not None and total > budget:
-            chosen.append(Candidate("image", name, size, "oldest over the images budget"))
-            total -= size
-    return chosen
+from pytest_ohbench.runtime.docker.prune import (
+    ENGINE_KINDS,
+    Candidate,
+    container_candidates,
+    image_candidates,
+    open_engine,
+    remove_from_engine,
+)
+from pytest_ohbench.runtime.provider import RuntimeUnavailable, controller_alive
 
 
 def _folder_size(path: Path) -> int:
@@ -114,7 +51,7 @@ def run_candidates(reports: Path, older_than: float) -> list[Candidate]:
         if folder.resolve() == latest or not (folder / RESULTS_FILE).exists():
             continue
         marker = folder / IN_USE_FILE
-        if marker.is_file() and _controller_alive(marker.read_text(encoding="utf-8")):
+        if marker.is_file() and controller_alive(marker.read_text(encoding="utf-8")):
             continue
         age = time.time() - (folder / RESULTS_FILE).stat().st_mtime
         if age >= older_than:
@@ -135,17 +72,12 @@ def cache_candidates(older_than: float) -> list[Candidate]:
     return found
 
 
-def remove(client: docker.DockerClient, candidate: Candidate) -> None:
-    """Remove one candidate (already gone is fine)."""
-    try:
-        if candidate.kind == "container":
-            client.containers.get(candidate.name).remove(force=True)
-        elif candidate.kind == "image":
-            client.images.remove(candidate.name, noprune=False)
-        else:
-            shutil.rmtree(candidate.name, ignore_errors=True)
-    except docker.errors.NotFound:
-        pass
+def remove(engine: Any, candidate: Candidate) -> None:
+    """Remove one candidate (already gone is fine): from the engine, or a folder."""
+    if candidate.kind in ENGINE_KINDS:
+        remove_from_engine(engine, candidate)
+    else:
+        shutil.rmtree(candidate.name, ignore_errors=True)
 
 
 def duration(value: str) -> float:
@@ -162,8 +94,8 @@ def duration(value: str) -> float:
 def size(value: str) -> int:
     """argparse type: 20G, 500M, ... in bytes."""
     try:
-        return int(docker.utils.parse_bytes(value))
-    except docker.errors.DockerException:
+        return memory_bytes(value)
+    except ValueError:
         raise argparse.ArgumentTypeError(f"expected a size like 20G, got {value!r}") from None
 
 
@@ -178,9 +110,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--dry-run", action="store_true", help="list what would go, remove nothing")
     args = parser.parse_args(argv)
     try:
-        client = docker_client()
-    except Exception as exc:  # the SDK raises several types for "no engine"
-        print(f"prune: Docker engine unreachable ({str(exc).splitlines()[0][:160]})", file=sys.stderr)
+        client = open_engine()
+    except RuntimeUnavailable as exc:
+        print(f"prune: {exc}", file=sys.stderr)
         return 2
     candidates = container_candidates(client, args.run) + image_candidates(
         client, args.older_than, args.images_budget, args.run

@@ -17,10 +17,9 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-import docker
 import tomli_w
 
-from pytest_ohbench.agents.agent_tree import PYTHON, TreeError, TreeSpec, ensure_tree, tree_volume
+from pytest_ohbench.agents.agent_tree import PYTHON, TreeError, TreeSpec, ensure_tree, tree_mount
 from pytest_ohbench.agents.base import AgentContext, AgentResult, AgentSettings, AgentStatus, TrajectoryStep
 from pytest_ohbench.agents.mounted import MountedAgent
 from pytest_ohbench.agents.openhands.install import REQUIREMENTS, ensure_wheelhouse
@@ -29,6 +28,7 @@ from pytest_ohbench.agents.openhands.source import Source, ensure_source_trees, 
 from pytest_ohbench.core.errors import last_line
 from pytest_ohbench.core.llm import LLMConfig, redact
 from pytest_ohbench.runtime.base import Runtime
+from pytest_ohbench.runtime.provider import Mount, RuntimeProvider
 
 WORK = "/tmp/ohbench-openhands"  # config, prompt, trajectory, completions (never in the repo)
 
@@ -138,12 +138,12 @@ class OpenHandsAgent(MountedAgent):
             return release_source(self.version)
         return None
 
-    def volumes(self, client: docker.DockerClient) -> dict[str, dict[str, str]]:
+    def tree_mounts(self, runtime: RuntimeProvider) -> list[Mount]:
         """OpenHands' read-only tree(s) on this machine (built on first use), as docker volumes."""
         source = self.source()
         if source is not None:
-            return ensure_source_trees(client, source).volumes()
-        return tree_volume(ensure_tree(client, tree_spec(self.version, self.wheelhouse())))
+            return ensure_source_trees(runtime, source).mounts()
+        return [tree_mount(ensure_tree(runtime, tree_spec(self.version, self.wheelhouse())))]
 
     def run(self, context: AgentContext) -> AgentResult:
         runtime, llm = context.runtime, context.llm

@@ -15,15 +15,14 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-import docker
-
-from pytest_ohbench.agents.agent_tree import PYTHON, TreeSpec, ensure_tree, tree_volume
+from pytest_ohbench.agents.agent_tree import PYTHON, TreeSpec, ensure_tree, tree_mount
 from pytest_ohbench.agents.base import AgentContext, AgentResult, AgentSettings, AgentStatus, TrajectoryStep
 from pytest_ohbench.agents.mounted import MountedAgent
 from pytest_ohbench.agents.openhands.install import REQUIREMENTS, ensure_sdk_wheelhouse
 from pytest_ohbench.agents.openhands.source import ensure_source_trees, inspect_source
 from pytest_ohbench.core.errors import last_line
 from pytest_ohbench.core.llm import LLMConfig, redact
+from pytest_ohbench.runtime.provider import Mount, RuntimeProvider
 
 WORK = "/tmp/ohbench-openhands-sdk"  # settings, prompt, events, completions (never in the repo)
 RUNNER = Path(__file__).with_name("sdk_runner.py")
@@ -85,11 +84,11 @@ class OpenHandsSDKAgent(MountedAgent):
         super().__init__(settings)
         self.version = settings.openhands_sdk_version
 
-    def volumes(self, client: docker.DockerClient) -> dict[str, dict[str, str]]:
+    def tree_mounts(self, runtime: RuntimeProvider) -> list[Mount]:
         """The SDK's read-only tree(s): a V1 checkout (--openhands-source) or the release's wheelhouse."""
         if self.settings.openhands_source:
-            return ensure_source_trees(client, inspect_source(self.settings.openhands_source)).volumes()
-        return tree_volume(ensure_tree(client, sdk_tree_spec(self.version, ensure_sdk_wheelhouse(self.version))))
+            return ensure_source_trees(runtime, inspect_source(self.settings.openhands_source)).mounts()
+        return [tree_mount(ensure_tree(runtime, sdk_tree_spec(self.version, ensure_sdk_wheelhouse(self.version))))]
 
     def run(self, context: AgentContext) -> AgentResult:
         runtime, llm = context.runtime, context.llm

@@ -32,8 +32,6 @@ import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
-import docker
-import docker.errors
 from filelock import FileLock
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
@@ -60,6 +58,7 @@ from pytest_ohbench.agents.openhands.install import (
     uv_binary,
 )
 from pytest_ohbench.core.errors import last_line
+from pytest_ohbench.runtime.provider import BuildFailed, Mount, RuntimeProvider
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -249,11 +248,11 @@ class SourceTrees:
     dependencies: Path  # mounted at MOUNT
     code: Path  # mounted at SOURCE_MOUNT
 
-    def volumes(self) -> dict[str, dict[str, str]]:
-        return {str(self.dependencies): {"bind": MOUNT, "mode": "ro"}, str(self.code): {"bind": SOURCE_MOUNT, "mode": "ro"}}
+    def mounts(self) -> list[Mount]:
+        return [Mount(self.dependencies, MOUNT), Mount(self.code, SOURCE_MOUNT)]
 
 
-def _install_code(client: docker.DockerClient, source: Source, wheels: list[Path], dependencies: Path, target: Path) -> None:
+def _install_code(runtime: RuntimeProvider, source: Source, wheels: list[Path], dependencies: Path, target: Path) -> None:
     started = time.monotonic()
     partial = target.with_name(f".{target.name}.partial")
     shutil.rmtree(partial, ignore_errors=True)
@@ -267,20 +266,17 @@ def _install_code(client: docker.DockerClient, source: Source, wheels: list[Path
     # Bytecode now (the mount is read-only), then the import the agent starts with, by the tree's Python.
     script = f"{PYTHON} -m compileall -q -j 0 {SOURCE_MOUNT} >/dev/null 2>&1 || true; {PYTHON} -c \"$OHBENCH_CHECK\""
     try:
-        client.containers.run(
-            BUILD_IMAGE, ["sh", "-c", script], remove=True, network_mode="none", environment={"OHBENCH_CHECK": source.check},
-            volumes={str(dependencies): {"bind": MOUNT, "mode": "ro"}, str(partial): {"bind": SOURCE_MOUNT, "mode": "rw"}},
-        )
-    except docker.errors.ContainerError as exc:
-        stderr = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else str(exc.stderr or "")
-        raise TreeError(f"{source.root} does not import in the agent's tree: {last_line(stderr, str(exc))}") from None
+        runtime.run_build(BUILD_IMAGE, ["sh", "-c", script],
+                          [Mount(dependencies, MOUNT), Mount(partial, SOURCE_MOUNT, read_only=False)], {"OHBENCH_CHECK": source.check})
+    except BuildFailed as exc:
+        raise TreeError(f"{source.root} does not import in the agent's tree: {exc}") from None
     info = {"name": target.name, "source": str(source.root), "dependencies": str(dependencies),
             "build_seconds": round(time.monotonic() - started, 1)}
     (partial / COMPLETE).write_text(json.dumps(info) + "\n")
     partial.rename(target)
 
 
-def ensure_source_trees(client: docker.DockerClient, source: Source) -> SourceTrees:
+def ensure_source_trees(runtime: RuntimeProvider, source: Source) -> SourceTrees:
     """The source's dependency tree (once per lock) and code tree (once per content), built under locks."""
     target = trees_dir() / f"openhands-src-{source.kind}-{source_key(source)}"
     info = tree_info(target)
@@ -294,8 +290,8 @@ def ensure_source_trees(client: docker.DockerClient, source: Source) -> SourceTr
         shutil.rmtree(target, ignore_errors=True)
         with tempfile.TemporaryDirectory() as scratch:
             wheels = build_wheels(source, Path(scratch))
-            dependencies = ensure_tree(client, dependency_spec(source, ensure_dependencies(source, wheels)))
-            _install_code(client, source, wheels, dependencies, target)
+            dependencies = ensure_tree(runtime, dependency_spec(source, ensure_dependencies(source, wheels)))
+            _install_code(runtime, source, wheels, dependencies, target)
     return SourceTrees(dependencies, target)
 
 

@@ -26,7 +26,6 @@ import contextlib
 import dataclasses
 import json
 import math
-import os
 import shlex
 import time
 from collections.abc import Callable, Iterator
@@ -34,12 +33,10 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import docker
-import docker.errors
 from filelock import FileLock
 
 from pytest_ohbench.core.errors import HarnessError, last_line
-from pytest_ohbench.core.machine import machine_facts
+from pytest_ohbench.core.machine import LOCK_DIR, machine_facts
 from pytest_ohbench.core.outcomes import Outcome
 from pytest_ohbench.core.record import REPLAY_INVALID
 from pytest_ohbench.core.suite import TestSettings
@@ -62,8 +59,6 @@ from pytest_ohbench.kinds.perf.settings import perf_settings
 from pytest_ohbench.kinds.swe.checker import OOM_KILLED, apply_agent_patch, is_empty_patch, patch_files
 from pytest_ohbench.report.run_folder import safe_name
 from pytest_ohbench.runtime.base import Runtime
-from pytest_ohbench.runtime.docker.images import LOCK_DIR
-from pytest_ohbench.runtime.docker.runtime import DockerRuntime, docker_client
 
 if TYPE_CHECKING:
     from pytest_ohbench.core.llm import LLMConfig
@@ -170,19 +165,6 @@ def run_correctness(
     command = correctness_command(settings, spec, instance_id)
     log_name = "test_output.txt" if state == "agent" else f"{state}_test_output.txt"
     return run_tests(runtime, command, settings.tests, [], timeout, log_dir, log_name)
-
-
-def choose_cpuset(setting: str, engine_cpus: int, engine_allows: bool, worker: str | None = None) -> str | None:
-    """The CPUs the three state containers share: `auto` picks one CPU per xdist worker,
-    from the last one down (gw0 -> the last CPU); "" or "none" pins nothing."""
-    if not engine_allows or setting.strip().lower() in ("", "none", "off"):
-        return None
-    if setting.strip().lower() != "auto":
-        return setting.strip()
-    if engine_cpus < 1:
-        return None
-    index = int(worker[2:]) if worker and worker.startswith("gw") and worker[2:].isdigit() else 0
-    return str(engine_cpus - 1 - index % engine_cpus)
 
 
 @dataclasses.dataclass
@@ -503,53 +485,6 @@ def _done(result: PerfCheckResult, log_dir: Path) -> PerfCheckResult:
     return result
 
 
-def docker_starter(
-    client: "docker.DockerClient",
-    image: str,
-    *,
-    run_id: str,
-    instance_id: str,
-    workdir: str,
-    memory: str,
-    cpuset: str | None,
-) -> StartState:
-    """A StartState over Docker: a fresh container of `image` per state, removed on exit.
-
-    Pinned to `cpuset` (then without a CPU quota: one pinned CPU is the limit), else one CPU
-    of quota, as any task container.
-    """
-
-    @contextlib.contextmanager
-    def start(state: str) -> Iterator[Runtime]:
-        try:
-            runtime = DockerRuntime.start(
-                client, image, run_id=run_id, instance_id=f"{instance_id}-{state}", workdir=workdir,
-                cpus=0.0 if cpuset else 1.0, memory=memory, network="none", cpuset_cpus=cpuset,
-            )
-        except (docker.errors.DockerException, ValueError) as exc:
-            raise HarnessError(Outcome.INFRA_ERROR, f"cannot start the {state} container from {image}: {exc}") from None
-        try:
-            yield runtime
-        finally:
-            runtime.remove()
-
-    return start
-
-
-def engine_pinning(client: "docker.DockerClient", setting: str) -> dict[str, Any]:
-    """What pinning the engine allows and which CPUs this process's checks use."""
-    info = client.info()
-    allows = bool(info.get("CPUSet", False))
-    cpus = int(info.get("NCPU", 0) or 0)
-    cpuset = choose_cpuset(setting, cpus, allows, worker_name())
-    return {"engine_cpus": cpus, "engine_allows_cpuset": allows, "cpuset": cpuset, "pinned": cpuset is not None}
-
-
-def worker_name() -> str | None:
-    """The xdist worker this process is (gw0, gw1, ...), or None in a serial run."""
-    return os.environ.get("PYTEST_XDIST_WORKER")
-
-
 def settings_for(suite: "SuiteConfig", skip_rule: str | None = None) -> PerfCheckSettings:
     """The check's settings: the suite's `perf:` section (with the command-line overrides
     already applied to it), its test settings and the run's skip rule (else the suite's)."""
@@ -569,14 +504,7 @@ class PerfChecker:
     def check(self, context: CheckContext) -> CheckResult:
         task, spec = context.task, context.task.check
         assert isinstance(spec, PerfSpec)
-        try:
-            client = docker_client()
-            try:
-                pinning = engine_pinning(client, perf_settings(context.suite).cpuset)
-            finally:
-                client.close()
-        except docker.errors.DockerException as exc:
-            raise HarnessError(Outcome.INFRA_ERROR, f"cannot ask the Docker engine about its CPUs: {exc}") from None
+        pinning = context.pinning(perf_settings(context.suite).cpuset)
 
         @contextlib.contextmanager
         def start(state: str) -> Iterator[Runtime]:

@@ -13,19 +13,11 @@ import fcntl
 import hashlib
 import os
 import random
-import tempfile
 import time
-from pathlib import Path
 
-SLOT_DIR = Path(tempfile.gettempdir()) / "pytest-ohbench-locks" / "engine-slots"
+from pytest_ohbench.core.machine import LOCK_DIR
 
-
-def engine_for_worker(hosts: tuple[str, ...], worker_id: str) -> str | None:
-    """The engine of xdist worker `worker_id` ("gw3"): hosts spread round-robin (None: DOCKER_HOST)."""
-    if not hosts:
-        return None
-    number = int(worker_id[2:]) if worker_id.startswith("gw") and worker_id[2:].isdigit() else 0
-    return hosts[number % len(hosts)]
+SLOT_DIR = LOCK_DIR / "engine-slots"
 
 
 def engine_label(host: str | None) -> str:

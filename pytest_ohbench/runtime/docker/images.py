@@ -7,7 +7,6 @@ import hashlib
 import io
 import os
 import tarfile
-import tempfile
 from pathlib import Path
 
 import docker
@@ -15,6 +14,7 @@ import docker.errors
 from filelock import FileLock
 
 from pytest_ohbench.core.errors import HarnessError
+from pytest_ohbench.core.machine import LOCK_DIR
 from pytest_ohbench.core.outcomes import Outcome
 from pytest_ohbench.core.suite import ImageSettings, SuiteConfig
 from pytest_ohbench.core.task import Task
@@ -24,7 +24,6 @@ BUILD_REPOSITORY = "ohbench-build"
 HASH_LABEL = "ohbench.content_hash"  # on every image the harness builds: what prune may remove
 MADE_BY_LABELS = ("ohbench.suite", "ohbench.run_id", "ohbench.kind")  # who built it, for people and prune
 DOCKERFILE_NAME = ".ohbench.Dockerfile"
-LOCK_DIR = Path(tempfile.gettempdir()) / "pytest-ohbench-locks"
 
 
 @dataclasses.dataclass

@@ -23,6 +23,7 @@ from docker.types import LogConfig
 
 from pytest_ohbench.runtime.base import TIMEOUT_EXIT_CODES, ExecResult, under_timeout
 from pytest_ohbench.runtime.docker.channel import ChannelBroken, ChannelHolder, ShellChannel, channel_enabled, main_command
+from pytest_ohbench.runtime.provider import is_alive
 
 RUN_LABEL = "ohbench.run_id"
 INSTANCE_LABEL = "ohbench.instance_id"
@@ -297,22 +298,6 @@ def remove_run_containers(client: docker.DockerClient, run_id: str, controller: 
         except docker.errors.NotFound:
             pass
     return removed
-
-
-def controller_id() -> str:
-    """`<host>:<pid>` of this process, the value of CONTROLLER_LABEL for its run's containers."""
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def is_alive(pid: int) -> bool:
-    """True while process `pid` exists on this host."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process: alive
-    return True
 
 
 def remove_orphaned_containers(client: docker.DockerClient) -> list[str]:

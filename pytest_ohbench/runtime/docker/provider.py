@@ -1,0 +1,265 @@
+"""The Docker runtime: task images and containers on one engine per process (runtime/provider.py).
+
+Every workspace is a fresh, labeled, resource-limited container (runtime.py) of the task's
+image (images.py), started ahead of need and removed in the background by this process's
+pool (containers.py), under the engine's container limit (engines.py). The controller
+checks every engine before the first task, removes what killed runs left, and removes the
+run's containers at the end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import docker
+import docker.errors
+
+from pytest_ohbench.core.errors import HarnessError, last_line
+from pytest_ohbench.core.outcomes import Outcome
+from pytest_ohbench.core.suite import SuiteConfig
+from pytest_ohbench.core.task import Task
+from pytest_ohbench.runtime.base import Runtime
+from pytest_ohbench.runtime.docker.containers import ContainerManager
+from pytest_ohbench.runtime.docker.engines import EngineSlots, engine_label
+from pytest_ohbench.runtime.docker.images import resolve_image
+from pytest_ohbench.runtime.docker.runtime import (
+    DockerRuntime,
+    docker_client,
+    remove_orphaned_containers,
+    remove_run_containers,
+    unreachable_message,
+)
+from pytest_ohbench.runtime.provider import (
+    BuildFailed,
+    ImageInfo,
+    Mount,
+    Prepare,
+    RuntimeProvider,
+    RuntimeSettings,
+    RuntimeUnavailable,
+    choose_cpuset,
+)
+
+
+def volumes(mounts: list[Mount]) -> dict[str, dict[str, str]]:
+    """Mounts as the docker SDK's `volumes` argument."""
+    return {str(m.source): {"bind": m.target, "mode": "ro" if m.read_only else "rw"} for m in mounts}
+
+
+def start_container(
+    client: docker.DockerClient, image: str, task: Task, suite: SuiteConfig, settings: RuntimeSettings, *,
+    network: str | None = None, cpuset: str | None = None, mounts: list[Mount] | None = None, name_suffix: str = "",
+) -> DockerRuntime:
+    """A fresh task container from `image` with the suite's limits (infra_error on failure).
+
+    `cpuset` pins it to those CPUs instead of the suite's CPU quota (timing runs).
+    """
+    try:
+        return DockerRuntime.start(
+            client,
+            image,
+            run_id=settings.run_id,
+            instance_id=task.instance_id + name_suffix,
+            workdir=task.workdir or suite.container.workdir,
+            cpus=0.0 if cpuset else suite.container.cpus,
+            memory=suite.container.memory,
+            network=network or suite.container.network,
+            controller=settings.controller,
+            cpuset_cpus=cpuset,
+            volumes=volumes(mounts or []),
+        )
+    except (docker.errors.DockerException, ValueError) as exc:
+        raise HarnessError(Outcome.INFRA_ERROR, f"cannot start a container from {image}: {exc}") from None
+
+
+def engine_pinning(client: docker.DockerClient, setting: str) -> dict[str, Any]:
+    """What pinning the engine allows and which CPUs this process's timing runs use."""
+    info = client.info()
+    allows = bool(info.get("CPUSet", False))
+    cpus = int(info.get("NCPU", 0) or 0)
+    cpuset = choose_cpuset(setting, cpus, allows, os.environ.get("PYTEST_XDIST_WORKER"))
+    return {"engine_cpus": cpus, "engine_allows_cpuset": allows, "cpuset": cpuset, "pinned": cpuset is not None}
+
+
+def pinned_starter(
+    client: docker.DockerClient, image: str, *, run_id: str, instance_id: str, workdir: str, memory: str, cpuset: str | None,
+) -> Callable[[str], contextlib.AbstractContextManager[Runtime]]:
+    """Fresh containers of `image`, one per timed state, removed on exit (benchmarks/perf_noise.py).
+
+    Pinned to `cpuset` (then without a CPU quota: one pinned CPU is the limit), else one CPU
+    of quota, as any task container.
+    """
+
+    @contextlib.contextmanager
+    def start(state: str) -> Iterator[Runtime]:
+        try:
+            runtime = DockerRuntime.start(
+                client, image, run_id=run_id, instance_id=f"{instance_id}-{state}", workdir=workdir,
+                cpus=0.0 if cpuset else 1.0, memory=memory, network="none", cpuset_cpus=cpuset,
+            )
+        except (docker.errors.DockerException, ValueError) as exc:
+            raise HarnessError(Outcome.INFRA_ERROR, f"cannot start the {state} container from {image}: {exc}") from None
+        try:
+            yield runtime
+        finally:
+            runtime.remove()
+
+    return start
+
+
+class DockerProvider(RuntimeProvider):
+    """Tasks in containers on this process's Docker engine."""
+
+    name = "docker"
+
+    def __init__(self, settings: RuntimeSettings) -> None:
+        super().__init__(settings)
+        self._client: docker.DockerClient | None = None
+        self._manager: ContainerManager | None = None
+        self._images: dict[tuple[str, str, str], ImageInfo] = {}
+
+    # --- the session -------------------------------------------------------------------
+    @classmethod
+    def prepare_session(cls, settings: RuntimeSettings) -> list[str]:
+        """Every engine answers (else RuntimeUnavailable naming it); containers of runs whose
+        controller is gone are removed."""
+        removed: list[str] = []
+        for host in settings.engines or (None,):
+            try:
+                client = docker_client(host)
+            except Exception as exc:  # the SDK raises several types for "no engine"
+                option = f"--ohbench-docker-host {host}: " if host else ""
+                raise RuntimeUnavailable(option + unreachable_message(exc, host)) from None
+            try:
+                removed += remove_orphaned_containers(client)
+            finally:
+                client.close()
+        return [f"removed {len(removed)} containers of runs whose controller is gone"] if removed else []
+
+    @classmethod
+    def finish_session(cls, settings: RuntimeSettings) -> None:
+        """Remove any container this session still has labeled with its run (crashes, Ctrl-C, killed workers)."""
+        for host in settings.engines or (None,):
+            try:
+                client = docker_client(host)
+            except Exception:
+                continue  # no engine: nothing can be left over there
+            try:
+                remove_run_containers(client, settings.run_id, settings.controller)
+            finally:
+                client.close()
+
+    # --- this process ------------------------------------------------------------------
+    @property
+    def client(self) -> docker.DockerClient:
+        """A client of this process's engine, made on first use (infra_error when none answers)."""
+        if self._client is None:
+            try:
+                self._client = docker_client(self.settings.engine)
+            except Exception as exc:  # the SDK raises several types for "no engine"
+                raise HarnessError(Outcome.INFRA_ERROR, unreachable_message(exc, self.settings.engine)) from None
+        return self._client
+
+    @property
+    def manager(self) -> ContainerManager:
+        """This process's container pool, with its engine's container limit."""
+        if self._manager is None:
+            limit = self.settings.max_containers
+            self._manager = ContainerManager(EngineSlots(self.settings.engine, limit) if limit else None)
+        return self._manager
+
+    @property
+    def label(self) -> str:
+        return engine_label(self.settings.engine)
+
+    def image(self, task: Task, suite: SuiteConfig) -> ImageInfo:
+        key = (str(suite.root), task.source_file, task.instance_id)
+        if key not in self._images:  # once per task and process: a check asks again
+            self._images[key] = self._resolve(task, suite)
+        return self._images[key]
+
+    def _resolve(self, task: Task, suite: SuiteConfig) -> ImageInfo:
+        try:
+            resolved = resolve_image(
+                self.client, task, suite, {"ohbench.run_id": self.settings.run_id},
+                self.settings.image_prefix, self.settings.image_tars,
+            )
+        except docker.errors.DockerException as exc:
+            raise BuildFailed(f"image for {task.instance_id}: {exc}") from None
+        found = resolved.id
+        if found is None:
+            found = self.image_id(resolved.name)
+        return ImageInfo(resolved.name, found, resolved.source)
+
+    def image_id(self, image: str) -> str | None:
+        try:
+            return self.client.images.get(image).id
+        except docker.errors.DockerException:
+            return None
+
+    def run_build(self, image: str, argv: list[str], mounts: list[Mount], env: dict[str, str]) -> None:
+        try:
+            self.client.containers.run(image, argv, remove=True, network_mode="none", volumes=volumes(mounts), environment=env)
+        except docker.errors.ContainerError as exc:
+            stderr = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else str(exc.stderr or "")
+            raise BuildFailed(last_line(stderr, str(exc))) from None
+        except docker.errors.DockerException as exc:
+            raise BuildFailed(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+
+    def _check_starter(self, task: Task, suite: SuiteConfig, image: str | None, prepare: Prepare | None,
+                       cpuset: str | None = None) -> Callable[[], DockerRuntime]:
+        """Starts `task`'s check container: its image (resolved on the pool's thread when not given)."""
+
+        def start() -> DockerRuntime:
+            name = image or self.image(task, suite).name
+            assert name is not None
+            runtime = start_container(self.client, name, task, suite, self.settings, cpuset=cpuset)
+            if prepare is not None and cpuset is None:
+                prepare(runtime, task)
+            return runtime
+
+        return start
+
+    def start_agent(
+        self, key: str, task: Task, suite: SuiteConfig, image: str | None, *, network: str | None = None,
+        mounts: list[Mount] | None = None, check_ahead: bool = False, prepare: Prepare | None = None,
+    ) -> Runtime:
+        assert image is not None, "the Docker runtime runs tasks in their image"
+        later = self._check_starter(task, suite, image, prepare) if check_ahead else None
+        return self.manager.start(
+            key, lambda: start_container(self.client, image, task, suite, self.settings, network=network, mounts=mounts), later
+        )
+
+    def check_runtime(self, key: str, task: Task, suite: SuiteConfig, *, cpuset: str | None = None,
+                      prepare: Prepare | None = None) -> Runtime:
+        starter = self._check_starter(task, suite, self.image(task, suite).name, prepare, cpuset)
+        # A pinned timing container is never the one started ahead (unpinned).
+        return self.manager.started(starter) if cpuset else self.manager.check_container(key, starter)
+
+    def start_ahead(self, key: str, task: Task, suite: SuiteConfig, prepare: Prepare | None = None) -> bool:
+        return self.manager.start_ahead(key, self._check_starter(task, suite, None, prepare))
+
+    def discard(self, key: str) -> None:
+        if self._manager is not None:
+            self._manager.discard(key)
+
+    def release(self, runtime: Runtime) -> None:
+        assert isinstance(runtime, DockerRuntime)
+        self.manager.remove_later(runtime)  # drained before the session ends
+
+    def pinning(self, setting: str) -> dict[str, Any]:
+        try:
+            return engine_pinning(self.client, setting)
+        except docker.errors.DockerException as exc:
+            raise HarnessError(Outcome.INFRA_ERROR, f"cannot ask the Docker engine about its CPUs: {exc}") from None
+
+    def close(self) -> None:
+        if self._manager is not None:
+            self._manager.close()
+            self._manager = None
+        if self._client is not None:
+            self._client.close()
+            self._client = None
