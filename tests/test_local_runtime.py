@@ -13,8 +13,9 @@ import pytest
 from pytest_ohbench.core.errors import HarnessError
 from pytest_ohbench.core.suite import SuiteConfig
 from pytest_ohbench.core.task import PatchTestsSpec, Task
+from pytest_ohbench.runtime.base import host_path
 from pytest_ohbench.runtime.docker.runtime import DockerRuntime
-from pytest_ohbench.runtime.local import LocalRuntime, host_path, start_local
+from pytest_ohbench.runtime.local import LocalRuntime, start_local
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import shlex
 
 from pytest_ohbench.agents.base import AgentConfigError, AgentContext, AgentResult, AgentSettings, AgentStatus, BaseAgent
 from pytest_ohbench.core.llm import redact
-from pytest_ohbench.runtime.local import host_path
+from pytest_ohbench.runtime.base import host_path
 
 PROMPT_FILE = "/tmp/ohbench_prompt.md"
 

@@ -6,7 +6,7 @@ import shlex
 
 from pytest_ohbench.agents.base import AgentContext, AgentResult, AgentStatus, BaseAgent
 from pytest_ohbench.core.task import SOLUTION_DIR, Reference
-from pytest_ohbench.runtime.local import host_path
+from pytest_ohbench.runtime.base import host_path
 
 WORKSPACE_ENV = "OHBENCH_WORKSPACE"
 

@@ -30,8 +30,7 @@ from pytest_ohbench.kinds.base import CheckContext, checker_for
 from pytest_ohbench.kinds.judge.judge import failing_lines
 from pytest_ohbench.plugin.lifecycle import COMING_ITEMS, record_for, stage, stopped_by_timeout
 from pytest_ohbench.plugin.state import run_state
-from pytest_ohbench.runtime.base import Runtime
-from pytest_ohbench.runtime.local import host_path, host_text
+from pytest_ohbench.runtime.base import Runtime, host_path, host_text
 from pytest_ohbench.runtime.provider import BuildFailed, RuntimeProvider
 from pytest_ohbench.runtime.workspace import extract_patch, strip_history
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 from typing import Protocol
 
@@ -57,6 +58,10 @@ class Runtime(Protocol):
         """Stop and delete what the runtime holds (container, temporary folder)."""
         ...
 
+    # Optional, for a runtime whose commands do not see the sandbox's paths as they are (the
+    # local runtime's folder stands for `/`): `path(path) -> str`, where an absolute sandbox
+    # path is for its commands, and `container_workdir`, the task's own workdir. See host_path.
+
 
 # coreutils `timeout` exits 124 when it stopped the command, 137 when it had to KILL it.
 TIMEOUT_EXIT_CODES = (124, 137)
@@ -67,3 +72,22 @@ def under_timeout(argv: list[str], timeout: float | None) -> list[str]:
     if timeout is None:
         return argv
     return ["timeout", "--kill-after=5", str(max(1, int(timeout))), *argv]
+
+
+def host_path(runtime: object, path: str) -> str:
+    """Where the sandbox path `path` is for `runtime`'s commands: itself, unless the runtime maps
+    paths (a host folder standing for `/`: it has `path()`)."""
+    mapped = getattr(runtime, "path", None)
+    return mapped(path) if callable(mapped) else path
+
+
+def host_text(runtime: object, text: str) -> str:
+    """`text` (a prompt) with the task's workdir, where it names a path, as `runtime`'s commands
+    see it: an agent told `/GitTaskBench/output/X` on the host would write outside its folder (or
+    find nothing there). Unchanged for runtimes that do not map paths, and for a workdir of `/`."""
+    workdir = getattr(runtime, "container_workdir", None)
+    if not callable(getattr(runtime, "path", None)) or not workdir or workdir == "/":
+        return text
+    # Whole path components only: `/GitTaskBench2` and `x/GitTaskBench` are other paths.
+    pattern = re.compile(r"(?<![\w./~-])" + re.escape(workdir) + r"(?![\w.-]*[\w-])")
+    return pattern.sub(lambda _: str(getattr(runtime, "workdir", workdir)), text)

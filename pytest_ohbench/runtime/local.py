@@ -176,22 +176,6 @@ class LocalRuntime:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def host_path(runtime: object, path: str) -> str:
-    """Where the container path `path` really is for `runtime`: itself, except on the local runtime."""
-    return runtime.path(path) if isinstance(runtime, LocalRuntime) else path
-
-
-def host_text(runtime: object, text: str) -> str:
-    """`text` (a prompt) with the task's workdir, where it names a path, as the host workspace of
-    the local runtime: an agent told `/GitTaskBench/output/X` on the host would write outside its
-    folder (or find nothing there). Unchanged for other runtimes, and for a workdir of `/`."""
-    if not isinstance(runtime, LocalRuntime) or runtime.container_workdir == "/":
-        return text
-    # Whole path components only: `/GitTaskBench2` and `x/GitTaskBench` are other paths.
-    pattern = re.compile(r"(?<![\w./~-])" + re.escape(runtime.container_workdir) + r"(?![\w.-]*[\w-])")
-    return pattern.sub(lambda _: runtime.workdir, text)
-
-
 def start_local(task: "Task", suite: "SuiteConfig", run_id: str) -> LocalRuntime:
     """A fresh host folder for `task` (infra_error for a kind whose tasks need their image:
     only kinds whose workspace is made of input files run here, core/kinds.py `host_workspace`)."""

@@ -32,8 +32,7 @@ from pytest_ohbench.core.errors import HarnessError, last_line
 from pytest_ohbench.core.outcomes import Outcome
 from pytest_ohbench.core.task import CheckSpec, InputFile
 from pytest_ohbench.kinds.base import CheckContext, CheckResult
-from pytest_ohbench.runtime.base import ExecResult, Runtime
-from pytest_ohbench.runtime.local import host_path
+from pytest_ohbench.runtime.base import ExecResult, Runtime, host_path
 
 CHECK_DIR = "/ohbench/check"  # where a prompt task's check files arrive
 VERDICTS = ("exit_code", "gittaskbench", "harbor")

@@ -29,8 +29,7 @@ from pytest_ohbench.kinds.judge.diffs import split_patch
 from pytest_ohbench.kinds.judge.integrity import Infrastructure, set_aside
 from pytest_ohbench.kinds.judge.judge import TestRun, exit_problem, judge, run_tests
 from pytest_ohbench.kinds.swe.official import OfficialPlan, official_plan, wants_official
-from pytest_ohbench.runtime.base import Runtime
-from pytest_ohbench.runtime.local import host_path
+from pytest_ohbench.runtime.base import Runtime, host_path
 from pytest_ohbench.runtime.workspace import STRIP_HISTORY
 
 OOM_KILLED = "oom_killed"  # the record's reason when the tests ran out of memory
