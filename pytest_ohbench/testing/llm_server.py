@@ -72,14 +72,21 @@ reports them its own way:
   content_block_stop, then message_delta with the stop reason and usage, message_stop);
   calls are tool_use blocks, answered by tool_result blocks. POST /v1/messages/count_tokens
   answers `{"input_tokens": N}`;
-- POST /v1beta/models/{model}:generateContent and :streamGenerateContent (`?alt=sse`, as the
-  SDKs ask: server-sent events; without it a JSON array): Gemini; calls are functionCall
-  parts, answered by functionResponse parts. :countTokens answers `{"totalTokens": N}`;
+- POST /v1beta/models/{model}:generateContent and :streamGenerateContent (or /v1/models/...;
+  `?alt=sse`, as the SDKs ask: server-sent events; without it a JSON array): Gemini; calls
+  are functionCall parts, answered by functionResponse parts. :countTokens answers
+  `{"totalTokens": N}`;
 - GET /v1/models lists the scripts' models (in Anthropic's shape when the request has an
   anthropic-version header), GET /v1beta/models in Gemini's.
 
 A token count answers the prompt_tokens of the response the request would get, or, where
 that says nothing, a rough estimate (a token per 4 characters of the request).
+
+Pointing agents at it (any key works): Claude Code `ANTHROPIC_BASE_URL=<root_url>`; Codex a
+`[model_providers.<id>]` with `base_url = "<base_url>"` and `wire_api = "responses"`; Gemini CLI
+`GOOGLE_GEMINI_BASE_URL=<root_url>` with `GEMINI_API_KEY`; Qwen Code, aider and other
+OpenAI-compatible clients `OPENAI_BASE_URL=<base_url>`. (`root_url` is `http://127.0.0.1:<port>`,
+`base_url` the same with `/v1`.)
 
 Every request is logged with its protocol and a short hash of its credential (`auth_sha256`:
 from Authorization, x-api-key, x-goog-api-key or the `key` query parameter), never the
