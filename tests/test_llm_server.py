@@ -93,8 +93,10 @@ def test_openai_client_sees_the_real_shape() -> None:
 
 def test_model_and_match_select_the_script() -> None:
     with ScriptedLLMServer(SCRIPT) as server:
-        def content(model: str, first_user: Any) -> str:
-            messages = [{"role": "user", "content": first_user}, {"role": "user", "content": "task A"}]
+        def content(model: str, *users: Any, later: str | None = None) -> str:
+            messages = [{"role": "user", "content": text} for text in users]
+            if later is not None:  # a user message after the model's first answer
+                messages += [{"role": "assistant", "content": "x0"}, {"role": "user", "content": later}]
             return post(server, {"model": model, "messages": messages})["choices"][0]["message"]["content"]
 
         # The script's model matches with or without the provider prefix, on either side.
@@ -102,10 +104,14 @@ def test_model_and_match_select_the_script() -> None:
         assert content("openai/gpt-5", "task D") == "gpt-5 here"
         assert content("gpt-4o", "task D") == "default"  # model differs: the next matching script
         assert content("anthropic/claude-x", "anything") == "claude says hi"
-        # Only the FIRST user message is searched; content parts count as its text.
+        # The opening is searched: every user message before the model's first answer (Codex
+        # and Gemini CLI send their environment before the task); content parts count as text.
         assert content("gpt-4o", "task B") == "default"
         assert content("gpt-4o", [{"type": "text", "text": "please do task A"}]) == "a0"
-    assert [r["script"] for r in server.requests] == [2, 2, 3, 1, 3, 0]
+        assert content("gpt-4o", "<environment_context>", "task A") == "a0"
+        # A user message after an answer (a tool's output) never selects a script.
+        assert content("gpt-4o", "task B", later="task A") == EXHAUSTED
+    assert [r["script"] for r in server.requests] == [2, 2, 3, 1, 3, 0, 0, 3]
 
 
 def test_no_matching_script_answers_exhausted() -> None:

@@ -45,7 +45,8 @@ def route(path: str) -> str:
 def shape(path: str, body: Any) -> dict[str, Any]:
     """What a replayed request must share with the recorded one (see the module docstring)."""
     body = body if isinstance(body, dict) else {}
-    turns = body.get("messages") if isinstance(body.get("messages"), list) else body.get("input")
+    # The conversation: chat and Anthropic `messages`, responses `input` items, Gemini `contents`.
+    turns = next((body[key] for key in ("messages", "input", "contents") if isinstance(body.get(key), list)), None)
     roles = [str(m.get("role", m.get("type", ""))) for m in turns if isinstance(m, dict)] if isinstance(turns, list) else []
     return {"endpoint": route(path), "model": body.get("model"), "stream": bool(body.get("stream")), "roles": roles}
 

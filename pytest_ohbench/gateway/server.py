@@ -1,10 +1,13 @@
 """The gateway's HTTP server on 127.0.0.1: agents' LLM requests in, the upstream's answers out.
 
-Agent traffic: any path (`/v1/chat/completions`, `/v1/responses`, `/v1/messages`, ...)
-with an item's token as its credential. A POST is one LLM call: admitted against the
-budgets, forwarded (or answered from the item's cassette), relayed back as it streams,
-and metered. A GET (e.g. `/v1/models`) is forwarded unmetered. Errors the gateway makes
-itself are shaped like the protocol's own (OpenAI or Anthropic), so clients show them.
+Agent traffic: any path (`/v1/chat/completions`, `/v1/responses`, `/v1/messages`,
+`/v1beta/models/{model}:generateContent`, ...) with an item's token as its credential
+(Authorization Bearer, x-api-key, api-key, x-goog-api-key, or Gemini's `?key=`). A POST is
+one LLM call: admitted against the budgets, forwarded (or answered from the item's
+cassette), relayed back as it streams, and metered. A GET (e.g. `/v1/models`) and a token
+count (`/v1/messages/count_tokens`, `:countTokens`, `/v1/responses/input_tokens`, free at
+every provider) are forwarded unmetered. Errors the gateway makes itself are shaped like the
+protocol's own (OpenAI's, Anthropic's or Google's), so clients raise their own error types.
 
 Admin traffic, from the harness only (a secret header the agents never see), under
 `/_ohbench/`: open a lease (`POST leases`), read or close it (`GET`/`DELETE leases/<token>`),
@@ -27,33 +30,43 @@ from typing import Any
 
 import httpx
 
-from pytest_ohbench.core.llm import LLMConfig
+from pytest_ohbench.core.llm import LLMConfig, redact
 from pytest_ohbench.gateway.cassette import CASSETTE_DIR, Cassette, CassetteWriter, ReplayMiss, route
 from pytest_ohbench.gateway.http_server import BackgroundHTTPServer
 from pytest_ohbench.gateway.meter import BudgetRefused, Lease, Ledger, Meter
 from pytest_ohbench.gateway.upstream import Tally, UpstreamUnreachable, send, token_of, upstream_base, upstream_headers, upstream_url
 from pytest_ohbench.gateway.usage import (
     ANTHROPIC,
+    GEMINI,
     StreamUsage,
     Usage,
+    body_usage,
+    counts_tokens,
     event_payload,
+    gemini_model,
     is_usage_only_chunk,
-    parse_usage,
     protocol_of,
     split_events,
-    usage_blocks,
 )
 
 ADMIN_PREFIX = "/_ohbench/"
 ADMIN_HEADER = "X-Ohbench-Admin"
 # Answer headers worth passing on to the agent (beyond the content type).
 FORWARDED_ANSWER_HEADERS = ("retry-after", "x-request-id", "request-id")
+# Google's canonical status names, which its clients show beside the HTTP status.
+GOOGLE_STATUSES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 402: "RESOURCE_EXHAUSTED", 403: "PERMISSION_DENIED",
+                   404: "NOT_FOUND", 409: "ABORTED", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 502: "UNAVAILABLE",
+                   503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
 
 
-def error_body(protocol: str, message: str, kind: str) -> dict[str, Any]:
+def error_body(protocol: str, message: str, kind: str, status: int = 500) -> dict[str, Any]:
     """An error in the protocol's own shape, so the agent's client shows `message`."""
     if protocol == ANTHROPIC:
         return {"type": "error", "error": {"type": kind, "message": message}}
+    if protocol == GEMINI:
+        # The gateway's own kind goes where Google puts a machine-readable reason.
+        reason = {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": kind.upper(), "domain": "ohbench"}
+        return {"error": {"code": status, "message": message, "status": GOOGLE_STATUSES.get(status, "UNKNOWN"), "details": [reason]}}
     return {"error": {"message": message, "type": kind, "param": None, "code": kind}}
 
 
@@ -79,7 +92,7 @@ class Answer:
 
     @classmethod
     def error(cls, status: int, protocol: str, message: str, kind: str) -> "Answer":
-        body = json.dumps(error_body(protocol, message, kind)).encode()
+        body = json.dumps(error_body(protocol, message, kind, status)).encode()
         return cls(status, "application/json", {}, body, source="gateway")
 
 
@@ -197,7 +210,7 @@ class Gateway:
         """Answer one agent request (see the module docstring)."""
         path = handler.path
         protocol = protocol_of(path)
-        token = token_of(handler.headers)
+        token = token_of(handler.headers, path)
         with self._lock:
             session = self.sessions.get(token or "")
         if session is None:
@@ -210,8 +223,8 @@ class Gateway:
             _reply(handler, Answer.error(401, protocol, message, "authentication_error"))
             return
         payload = _json(body)
-        if handler.command != "POST":
-            self._passthrough(handler, session, path, protocol)
+        if handler.command != "POST" or counts_tokens(path):
+            self._passthrough(handler, session, path, protocol, body)
             return
         try:
             step = self.ledger.admit(lease)
@@ -222,7 +235,8 @@ class Gateway:
             _reply(handler, Answer.error(402, protocol, str(exc), "budget_exceeded"))
             return
         started = time.monotonic()
-        model = str(payload.get("model", "")) if isinstance(payload, dict) else ""
+        # Gemini names the model in the path, the others in the body.
+        model = gemini_model(path) or (str(payload.get("model", "")) if isinstance(payload, dict) else "")
         with self._lock:
             lease.meter.models[model] = lease.meter.models.get(model, 0) + 1
             session.in_flight += 1
@@ -289,7 +303,7 @@ class Gateway:
             body = json.dumps({**payload, "stream_options": {**options, "include_usage": True}}).encode()
         request = self._client.build_request(
             handler.command,
-            upstream_url(self.bases[lease.llm.name], path),
+            upstream_url(self.bases[lease.llm.name], path, lease.llm.api_key),
             headers=upstream_headers(handler.headers, lease.llm.api_key),
             content=body,
         )
@@ -297,7 +311,8 @@ class Gateway:
         try:
             response = send(self._client, request, self.retries, self.retry_wait, tally)
         except UpstreamUnreachable as exc:
-            return Answer.error(502, protocol, f"ohbench gateway: the LLM upstream is unreachable: {exc}", "upstream_unreachable")
+            message = redact(f"ohbench gateway: the LLM upstream is unreachable: {exc}", lease.llm.secrets())
+            return Answer.error(502, protocol, message, "upstream_unreachable")
         finally:
             with self._lock:
                 lease.meter.upstream_requests += tally.sent
@@ -312,8 +327,8 @@ class Gateway:
             response.close()
         return Answer(response.status_code, content_type, headers, data)
 
-    def _passthrough(self, handler: BaseHTTPRequestHandler, session: Session, path: str, protocol: str) -> None:
-        """A GET or DELETE (e.g. the model list): forwarded or replayed, never metered."""
+    def _passthrough(self, handler: BaseHTTPRequestHandler, session: Session, path: str, protocol: str, body: bytes) -> None:
+        """A GET or DELETE (e.g. the model list), or a token count: forwarded or replayed, never metered."""
         method = handler.command
         if session.replay is not None:
             try:
@@ -325,14 +340,18 @@ class Gateway:
         llm = session.lease.llm
         try:
             response = self._client.request(
-                method, upstream_url(self.bases[llm.name], path), headers=upstream_headers(handler.headers, llm.api_key)
+                method,
+                upstream_url(self.bases[llm.name], path, llm.api_key),
+                headers=upstream_headers(handler.headers, llm.api_key),
+                content=body or None,
             )
             answer = Answer(response.status_code, response.headers.get("content-type", "application/json"), {}, response.content)
         except httpx.HTTPError as exc:
-            answer = Answer.error(502, protocol, f"ohbench gateway: the LLM upstream is unreachable: {exc}", "upstream_unreachable")
+            message = redact(f"ohbench gateway: the LLM upstream is unreachable: {exc}", llm.secrets())
+            answer = Answer.error(502, protocol, message, "upstream_unreachable")
         _reply(handler, answer)
         if session.writer is not None:
-            session.writer.write(_entry(None, method, path, None, b"", answer, None, 0.0, 0.0))
+            session.writer.write(_entry(None, method, path, _json(body), body, answer, None, 0.0, 0.0))
 
     # -- admin --------------------------------------------------------------------------------
 
@@ -386,8 +405,7 @@ def _relay(handler: BaseHTTPRequestHandler, answer: Answer, protocol: str, drop_
     """Send `answer` to the agent as it comes; the usage it reported (None for errors or none)."""
     if answer.events is None:
         _reply(handler, answer)
-        blocks = usage_blocks(_json(answer.body)) if answer.status < 400 else []
-        return parse_usage(protocol, blocks[0]) if blocks else None
+        return body_usage(protocol, _json(answer.body)) if answer.status < 400 else None
     handler.send_response(answer.status)
     handler.send_header("Content-Type", answer.content_type)
     handler.send_header("Cache-Control", "no-cache")
