@@ -21,7 +21,7 @@ import httpx
 
 from pytest_ohbench.core.llm import LLMConfig
 from pytest_ohbench.gateway.server import Gateway
-from pytest_ohbench.testing.llm_server import ScriptedLLMServer
+from pytest_ohbench.tools.testing.llm_server import ScriptedLLMServer
 
 SCRIPT = {"scripts": [{"responses": [
     {"content": "ok " * 50, "tool_calls": [{"name": "bash", "arguments": {"command": "ls -la"}}],

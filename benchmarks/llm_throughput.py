@@ -29,7 +29,7 @@ from pathlib import Path
 
 from cpu_meter import cpu_now, cpu_spent
 
-from pytest_ohbench.testing.llm_server import ScriptedLLMServer
+from pytest_ohbench.tools.testing.llm_server import ScriptedLLMServer
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "suites" / "examples" / "swe"

@@ -30,7 +30,7 @@ from pytest_ohbench.core.task import TaskView
 from pytest_ohbench.runtime.docker.provider import DockerProvider, volumes
 from pytest_ohbench.runtime.docker.runtime import DockerRuntime
 from pytest_ohbench.runtime.provider import RuntimeSettings, controller_id
-from pytest_ohbench.testing.llm_server import ScriptedLLMServer
+from pytest_ohbench.tools.testing.llm_server import ScriptedLLMServer
 
 FINISH = {"tool_calls": [{"name": "finish", "arguments": {"message": "done", "task_completed": "true"}}],
           "usage": {"prompt_tokens": 10, "completion_tokens": 1}}

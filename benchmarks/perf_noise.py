@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/perf_noise.py --runs 40 --output reports/noise.json
     .venv/bin/python benchmarks/perf_noise.py --timings reports/noise.json   # judge them again
 
-How it measures: a calibration task whose work is known exactly (pytest_ohbench.testing.
+How it measures: a calibration task whose work is known exactly (pytest_ohbench.tools.testing.
 perf_calibration: `spin()` does SCALE units of work; base SCALE 1365). Every run starts three
 fresh containers of its image, as the perf check does, pinned to the same CPU when the engine
 allows: `base`, `noop` (base again: an A/A pair) and `fast` (SCALE 1050: a true 1.3x
@@ -48,7 +48,7 @@ from pytest_ohbench.kinds.perf.measure import TimedRunner, measure
 from pytest_ohbench.kinds.perf.settings import PerfSettings
 from pytest_ohbench.runtime.docker.images import build_cached
 from pytest_ohbench.runtime.docker.provider import engine_pinning, pinned_starter
-from pytest_ohbench.testing import perf_calibration as calib
+from pytest_ohbench.tools.testing import perf_calibration as calib
 
 FP_TARGET, POWER_TARGET, ORACLE_FRACTION = 0.05, 0.95, pc.GSO_HUMAN_FRACTION
 

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/report_page.py                  # 500 items (250 instances x 2 models)
     .venv/bin/python benchmarks/report_page.py --items 2000 --repeats 7 --keep out/
 
-How it measures: a synthetic run folder (pytest_ohbench.testing.synthetic: seeded outcomes,
+How it measures: a synthetic run folder (pytest_ohbench.tools.testing.synthetic: seeded outcomes,
 realistic ~2 KB patches, a log folder per item) is built once; then, `--repeats` times:
 - build: `write_page` (summary, charts, matrix, items) timed with perf_counter;
 - load: a fresh navigation of headless Chromium (DevTools protocol) to the file, from
@@ -26,8 +26,8 @@ from pathlib import Path
 
 from pytest_ohbench.report.page import write_page
 from pytest_ohbench.report.summary import summarize
-from pytest_ohbench.testing.browser import Browser, BrowserError
-from pytest_ohbench.testing.synthetic import make_records, write_run
+from pytest_ohbench.tools.testing.browser import Browser, BrowserError
+from pytest_ohbench.tools.testing.synthetic import make_records, write_run
 
 CLICK = """(function(){{var e=document.querySelector({selector!r});var t=performance.now();e.click();
 document.body.offsetHeight;return performance.now()-t;}})()"""

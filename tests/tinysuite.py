@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-# The git set-up lives in the package, shared with the perf calibration task.
-from pytest_ohbench.testing.gitrepo import DOCKERFILE, diff_for, git
+import pytest
 
-__all__ = ["DOCKERFILE", "diff_for", "git"]  # re-exported for the tests that import them from here
+# The git set-up lives in the package, shared with the perf calibration task.
+from pytest_ohbench.tools.testing.gitrepo import DOCKERFILE, diff_for, git
+
+__all__ = ["DOCKERFILE", "ROW", "diff_for", "git", "make_suite"]  # re-exported for the tests that import them from here
 
 BASE_FILES = {
     "calc.py": "def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\n",
@@ -100,3 +102,23 @@ def make_shell_suite(root: Path, base_image: str) -> None:
         "FAIL_TO_PASS": json.dumps(["tests/run.sh::test_add"]), "PASS_TO_PASS": json.dumps(["tests/run.sh::test_mul"]),
     }
     (root / "data.jsonl").write_text(json.dumps(row) + "\n")
+
+
+# A SWE row that needs no image: for collection and bad-input tests, which never run it.
+ROW = {
+    "repo": "octo/lib",
+    "base_commit": "abc123",
+    "problem_statement": "it breaks",
+    "patch": "diff --git a/lib.py b/lib.py\n--- a/lib.py\n+++ b/lib.py\n@@ -1 +1 @@\n-x = 1\n+x = 2\n",
+    "test_patch": "diff --git a/tests/t.py b/tests/t.py\n",
+    "FAIL_TO_PASS": ["tests/t.py::test_new"],
+    "PASS_TO_PASS": [],
+}
+
+
+def make_suite(pytester: pytest.Pytester, ids: list[str], extra_lines: tuple[str, ...] = (), suite_yaml: str = "name: demo\n") -> Path:
+    suite = pytester.mkdir("suite")
+    (suite / "suite.yaml").write_text(suite_yaml)
+    lines = [json.dumps({**ROW, "instance_id": i}) for i in ids]
+    (suite / "data.jsonl").write_text("\n".join([*lines, *extra_lines]) + "\n")
+    return suite

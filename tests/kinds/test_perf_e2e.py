@@ -18,7 +18,7 @@ import pytest
 from conftest import REPO_ROOT
 
 from pytest_ohbench.runtime.docker.runtime import RUN_LABEL
-from pytest_ohbench.testing import perf_calibration as calib
+from pytest_ohbench.tools.testing import perf_calibration as calib
 
 pytestmark = pytest.mark.docker
 EXAMPLES_PERF = REPO_ROOT / "suites" / "examples" / "perf"

@@ -14,7 +14,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from pytest_ohbench.testing.gitrepo import DOCKERFILE, base_checkout, diff_for
+from pytest_ohbench.tools.testing.gitrepo import DOCKERFILE, base_checkout, diff_for
 
 BASE_SCALE = 1365
 HUMAN_SCALE = 273

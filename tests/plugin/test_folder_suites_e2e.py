@@ -28,7 +28,7 @@ from pytest_ohbench.kinds.prompts import loader as prompts
 from pytest_ohbench.plugin.collect_folders import folder_suite
 from pytest_ohbench.report.batch import BATCH_FIELDS
 from pytest_ohbench.runtime.docker.runtime import RUN_LABEL
-from pytest_ohbench.testing.llm_server import ScriptedLLMServer
+from pytest_ohbench.tools.testing.llm_server import ScriptedLLMServer
 
 EXAMPLES = REPO_ROOT / "suites" / "examples"
 KINDS = ("prompts", "gittaskbench", "harbor")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_collection import make_suite
+from tinysuite import make_suite
 
 from pytest_ohbench.agents.base import AgentSettings
 from pytest_ohbench.agents.openhands.agent import openhands_config

@@ -13,7 +13,7 @@ import pytest
 from pytest_ohbench.kinds.perf.loader import parse_efficiency_test
 from pytest_ohbench.kinds.perf.measure import Measurement, TimedRunner, measure, rotation
 from pytest_ohbench.runtime.local import LocalRuntime
-from pytest_ohbench.testing import perf_calibration as calib
+from pytest_ohbench.tools.testing import perf_calibration as calib
 
 GIT_ENV = {"GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
 

@@ -13,7 +13,7 @@ import pytest
 from pytest_ohbench.core.record import TaskRecord
 from pytest_ohbench.report.compare import Gate, compare_runs, is_flaky, parse_gate, read_flaky_file, report_lines, resolve_baseline
 from pytest_ohbench.report.run_folder import load_records
-from pytest_ohbench.testing.synthetic import make_records, random_flips, rerun
+from pytest_ohbench.tools.testing.synthetic import make_records, random_flips, rerun
 
 
 def rec(instance: str, outcome: str = "resolved", **fields: Any) -> TaskRecord:

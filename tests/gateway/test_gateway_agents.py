@@ -19,7 +19,7 @@ import pytest
 from llm_client_image import llm_client_image
 
 from pytest_ohbench.gateway.meter import BUDGET_EXCEEDED
-from pytest_ohbench.testing.llm_server import ScriptedLLMServer, credential_hash
+from pytest_ohbench.tools.testing.llm_server import ScriptedLLMServer, credential_hash
 
 pytestmark = pytest.mark.docker
 SECRET = "sk-ohbench-REAL-KEY-gateway-5d1e"

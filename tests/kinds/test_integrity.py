@@ -22,7 +22,7 @@ import pytest
 from conftest import run_output
 from tinysuite import BASE_FILES, F2P, FIXED_CALC, NEW_TESTS, P2P, git
 
-from pytest_ohbench.testing import gitrepo
+from pytest_ohbench.tools.testing import gitrepo
 
 pytestmark = pytest.mark.docker
 

@@ -18,8 +18,8 @@ from conftest import EXAMPLES_SWE, REPO_ROOT
 from pngcheck import colour_counts, hex_rgb
 
 from pytest_ohbench.report.charts import OUTCOME_COLORS
-from pytest_ohbench.testing.browser import Browser, BrowserError
-from pytest_ohbench.testing.llm_server import ScriptedLLMServer
+from pytest_ohbench.tools.testing.browser import Browser, BrowserError
+from pytest_ohbench.tools.testing.llm_server import ScriptedLLMServer
 
 pytestmark = pytest.mark.docker
 # Where screenshots go for a person (or CI's artifact upload) to look at.

@@ -7,9 +7,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from test_collection import make_suite
 from test_openhands import SOLVE_TRUNCATE, TRUNCATE_ISSUE, assert_no_secret, run
 from test_openhands_settings import write_config
+from tinysuite import make_suite
 
 from pytest_ohbench.agents.openhands.source import inspect_source, lock_pins, release_source, source_key
 

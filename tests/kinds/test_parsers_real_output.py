@@ -7,16 +7,15 @@ are also captured live here, in the toolchain image the bundled examples use.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import docker
 import pytest
+from conftest import REPO_ROOT
 
 from pytest_ohbench.kinds.judge.logparsers import get_parser
 from pytest_ohbench.kinds.judge.parsers.auto import detect
 from pytest_ohbench.runtime.docker.runtime import DockerRuntime
 
-LOGS = Path(__file__).parent / "data" / "runner_logs"
+LOGS = REPO_ROOT / "tests" / "data" / "runner_logs"
 TOOLCHAIN = "ohbench/toolchains:trixie"
 GO = {"TestPasses": "PASSED", "TestFails": "FAILED", "TestSkipped": "SKIPPED",
       "TestTable": "FAILED", "TestTable/ok": "PASSED", "TestTable/bad": "FAILED"}

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from conftest import interruptible
 
-from pytest_ohbench.testing.llm_server import EXHAUSTED, ScriptedLLMServer, credential_hash
+from pytest_ohbench.tools.testing.llm_server import EXHAUSTED, ScriptedLLMServer, credential_hash
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
@@ -295,7 +295,7 @@ def test_cli_prints_the_base_url_and_serves_until_interrupted(tmp_path: Path) ->
     script, log = tmp_path / "s.yaml", tmp_path / "log.jsonl"
     script.write_text("scripts:\n  - responses: [{content: hello}]\n")
     process = subprocess.Popen(
-        [sys.executable, "-m", "pytest_ohbench.testing.llm_server", str(script), "--port", "0", "--log", str(log)],
+        [sys.executable, "-m", "pytest_ohbench.tools.testing.llm_server", str(script), "--port", "0", "--log", str(log)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=interruptible,
     )
     try:
@@ -317,6 +317,6 @@ def test_cli_prints_the_base_url_and_serves_until_interrupted(tmp_path: Path) ->
 def test_cli_reports_a_bad_script(tmp_path: Path) -> None:
     script = tmp_path / "s.yaml"
     script.write_text("scripts: 3\n")
-    result = subprocess.run([sys.executable, "-m", "pytest_ohbench.testing.llm_server", str(script), "--port", "0"],
+    result = subprocess.run([sys.executable, "-m", "pytest_ohbench.tools.testing.llm_server", str(script), "--port", "0"],
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 2 and f"error: {script}: expected a mapping" in result.stderr

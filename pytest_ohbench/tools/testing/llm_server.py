@@ -92,7 +92,7 @@ Every request is logged with its protocol and a short hash of its credential (`a
 from Authorization, x-api-key, x-goog-api-key or the `key` query parameter), never the
 credential itself.
 
-`python -m pytest_ohbench.testing.llm_server SCRIPT [--port N] [--log FILE]` serves until
+`python -m pytest_ohbench.tools.testing.llm_server SCRIPT [--port N] [--log FILE]` serves until
 Ctrl-C and prints its base_url.
 """
 
@@ -1001,7 +1001,7 @@ def _handler(server: ScriptedLLMServer) -> type[BaseHTTPRequestHandler]:
 def main(argv: list[str] | None = None) -> None:
     """Serve SCRIPT on 127.0.0.1 until Ctrl-C (for dry runs that cost nothing)."""
     parser = argparse.ArgumentParser(
-        prog="python -m pytest_ohbench.testing.llm_server",
+        prog="python -m pytest_ohbench.tools.testing.llm_server",
         description="Serve a scripted LLM (OpenAI chat and responses, Anthropic messages, Gemini) on 127.0.0.1.",
     )
     parser.add_argument("script", type=Path, help="YAML script (see this module's docstring)")

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from pytest_ohbench.testing.llm_server import ScriptedLLMServer, credential_hash
+from pytest_ohbench.tools.testing.llm_server import ScriptedLLMServer, credential_hash
 
 pytestmark = pytest.mark.docker
 SECRET = "sk-ohbench-NEVER-WRITE-7f3a9c"

@@ -27,7 +27,7 @@ from pytest_ohbench.gateway.meter import BUDGET_EXCEEDED, Meter
 from pytest_ohbench.gateway.server import Gateway
 from pytest_ohbench.gateway.upstream import token_of, upstream_url
 from pytest_ohbench.gateway.usage import ANTHROPIC, GEMINI, OPENAI, Usage, body_usage, counts_tokens, parse_usage, protocol_of
-from pytest_ohbench.testing.llm_server import ScriptedLLMServer, credential_hash
+from pytest_ohbench.tools.testing.llm_server import ScriptedLLMServer, credential_hash
 
 SECRET = "sk-real-key-NEVER-IN-AGENTS-7f3a"
 PRICES = {"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6, "cache_read_cost_per_token": 1e-7}

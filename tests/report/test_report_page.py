@@ -14,7 +14,7 @@ from pytest_ohbench.report.charts import OUTCOME_COLORS, nice_ticks
 from pytest_ohbench.report.compare import compare_runs, parse_gate
 from pytest_ohbench.report.page import render_page, write_page
 from pytest_ohbench.report.summary import summarize
-from pytest_ohbench.testing.synthetic import make_records, random_flips, rerun, write_run
+from pytest_ohbench.tools.testing.synthetic import make_records, random_flips, rerun, write_run
 
 
 def page_of(records: list[TaskRecord], tmp_path: Path, **options: object) -> str:
@@ -142,7 +142,7 @@ def test_nice_ticks() -> None:
 
 # In Chromium, as a person would use it --------------------------------------------------------
 
-browser_module = pytest.importorskip("pytest_ohbench.testing.browser")
+browser_module = pytest.importorskip("pytest_ohbench.tools.testing.browser")
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 
-from pytest_ohbench.testing.llm_server import EXHAUSTED, ScriptedLLMServer, credential_hash
+from pytest_ohbench.tools.testing.llm_server import EXHAUSTED, ScriptedLLMServer, credential_hash
 
 BASH = {"name": "Bash", "description": "Run a command", "input_schema": {"type": "object", "properties": {"command": {"type": "string"}}}}
 EDIT = {"name": "Edit", "description": "Replace text", "input_schema": {"type": "object", "properties": {"file_path": {"type": "string"}}}}

@@ -12,15 +12,15 @@ report shows skipped or xfailed never passes.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
+from conftest import REPO_ROOT
 
 from pytest_ohbench.kinds.judge.judge import TestRun, judge
 from pytest_ohbench.kinds.judge.logparsers import get_parser, parse_pytest_junit
 
 grading = pytest.importorskip("swebench.harness.grading")
-LOGS = Path(__file__).parent / "data" / "runner_logs"
+LOGS = REPO_ROOT / "tests" / "data" / "runner_logs"
 
 
 def _pytest_run() -> tuple[TestRun, str]:

@@ -20,7 +20,7 @@ from pytest_ohbench.gateway.meter import BUDGET_EXCEEDED
 from pytest_ohbench.gateway.server import Gateway
 from pytest_ohbench.gateway.upstream import retry_wait, upstream_url
 from pytest_ohbench.gateway.usage import ANTHROPIC, OPENAI, StreamUsage, Usage, parse_usage
-from pytest_ohbench.testing.llm_server import ScriptedLLMServer, credential_hash
+from pytest_ohbench.tools.testing.llm_server import ScriptedLLMServer, credential_hash
 
 SECRET = "sk-real-key-NEVER-IN-AGENTS-91c2"
 PRICES = {"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6, "cache_read_cost_per_token": 1e-7}

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import REPO_ROOT
 
 from pytest_ohbench.core.errors import DatasetError
 from pytest_ohbench.core.suite import load_suite
@@ -123,7 +124,7 @@ def test_every_unknown_suite_yaml_key_is_in_one_error_and_files_outside_datasets
 
 
 def test_the_bundled_datasets_use_only_known_fields(pytester: pytest.Pytester) -> None:
-    examples = Path(__file__).resolve().parent.parent / "suites" / "examples" / "swe"
+    examples = REPO_ROOT / "suites" / "examples" / "swe"
     result = pytester.runpytest_subprocess(str(examples), "--collect-only", "-q", "-W", "error::pytest.PytestWarning")
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()
 

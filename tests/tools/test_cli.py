@@ -11,8 +11,8 @@ import pytest
 
 from pytest_ohbench.report.compare import compare_runs, parse_gate, report_lines
 from pytest_ohbench.report.run_folder import load_records
-from pytest_ohbench.testing.synthetic import make_records, random_flips, rerun, write_run
 from pytest_ohbench.tools.cli import main
+from pytest_ohbench.tools.testing.synthetic import make_records, random_flips, rerun, write_run
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import REPO_ROOT
 
 from pytest_ohbench.core.suite import TestSettings as Settings
 from pytest_ohbench.core.task import Task
@@ -19,8 +21,8 @@ from pytest_ohbench.kinds.swe.checker import choose_official
 from pytest_ohbench.kinds.swe.loader import swe_bench_task
 from pytest_ohbench.kinds.swe.official import official_plan
 
-DATA = Path(__file__).parent / "data" / "swebench"
-EXAMPLES_MSWE = Path(__file__).resolve().parent.parent / "suites" / "examples" / "mswe"
+DATA = REPO_ROOT / "tests" / "data" / "swebench"
+EXAMPLES_MSWE = REPO_ROOT / "suites" / "examples" / "mswe"
 DJANGO_TESTS = [
     "#24377 - Inlines with a model field default should ignore that default",
     "#24377 - If we're adding a new object, a parent's auto-generated pk",
@@ -114,14 +116,16 @@ def test_whose_rules_grade_a_row() -> None:
 def test_a_row_needing_the_missing_extra_is_one_line_naming_it() -> None:
     code = (
         "import sys; sys.modules['swebench'] = None\n"
-        "from tests.test_datasets_official import django_task\n"
+        "from test_datasets_official import django_task\n"
         "from pytest_ohbench.kinds.swe.official import official_plan\n"
         "from pytest_ohbench.core.errors import HarnessError\n"
         "task = django_task(['a'], [])\n"
         "try:\n    official_plan(task, task.check, '/testbed')\nexcept HarnessError as exc:\n    print(exc.message)\n"
     )
+    # This module and its helpers (conftest) import as the test run imports them.
+    path = os.pathsep.join([str(REPO_ROOT / "tests"), str(Path(__file__).parent)])
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=Path(__file__).resolve().parent.parent).stdout
+                         cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": path}).stdout
     assert out.count("\n") == 1
     assert "django__django.jsonl:1: django/django 5.0" in out and "pip install 'pytest-ohbench[swebench]'" in out
 

@@ -14,7 +14,7 @@ from tinysuite import make_shell_suite
 
 from pytest_ohbench.agents.agent_tree import trees_dir
 from pytest_ohbench.report.openhands_tree import EVAL_METADATA_FIELDS, EVAL_OUTPUT_FIELDS
-from pytest_ohbench.testing.llm_server import ScriptedLLMServer, credential_hash
+from pytest_ohbench.tools.testing.llm_server import ScriptedLLMServer, credential_hash
 
 pytestmark = pytest.mark.docker
 SECRET = "sk-ohbench-openhands-SECRET-51e2"

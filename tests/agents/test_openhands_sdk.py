@@ -12,7 +12,7 @@ from conftest import run_output
 from test_openhands import DISK_CONFTEST, SECRET, TOUCHING_ISSUE, TRUNCATE_ISSUE, assert_no_secret
 from tinysuite import make_shell_suite
 
-from pytest_ohbench.testing.llm_server import ScriptedLLMServer
+from pytest_ohbench.tools.testing.llm_server import ScriptedLLMServer
 
 pytestmark = pytest.mark.docker
 

@@ -7,24 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-
-ROW = {
-    "repo": "octo/lib",
-    "base_commit": "abc123",
-    "problem_statement": "it breaks",
-    "patch": "diff --git a/lib.py b/lib.py\n--- a/lib.py\n+++ b/lib.py\n@@ -1 +1 @@\n-x = 1\n+x = 2\n",
-    "test_patch": "diff --git a/tests/t.py b/tests/t.py\n",
-    "FAIL_TO_PASS": ["tests/t.py::test_new"],
-    "PASS_TO_PASS": [],
-}
-
-
-def make_suite(pytester: pytest.Pytester, ids: list[str], extra_lines: tuple[str, ...] = (), suite_yaml: str = "name: demo\n") -> Path:
-    suite = pytester.mkdir("suite")
-    (suite / "suite.yaml").write_text(suite_yaml)
-    lines = [json.dumps({**ROW, "instance_id": i}) for i in ids]
-    (suite / "data.jsonl").write_text("\n".join([*lines, *extra_lines]) + "\n")
-    return suite
+from tinysuite import ROW, make_suite
 
 
 def results(pytester: pytest.Pytester) -> list[dict]:
