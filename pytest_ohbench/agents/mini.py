@@ -19,8 +19,7 @@ import yaml
 
 from pytest_ohbench.agents.base import AgentContext, AgentResult, AgentSettings, AgentStatus, BaseAgent, TrajectoryStep
 from pytest_ohbench.agents.chat_model import is_openai_compatible, make_chat_model
-from pytest_ohbench.core.llm import LLMConfig, redact
-from pytest_ohbench.gateway.meter import BUDGET_EXCEEDED
+from pytest_ohbench.core.llm import BUDGET_EXCEEDED, LLMConfig, redact
 from pytest_ohbench.runtime.base import Runtime
 
 SUBMIT_MARKER = "COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT"

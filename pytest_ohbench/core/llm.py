@@ -42,6 +42,10 @@ class LLMConfigError(ValueError):
     """A config file or section that cannot be used; one line naming the file."""
 
 
+# How every refusal of the run's LLM gateway starts (its budgets): agents' adapters look for it.
+BUDGET_EXCEEDED = "ohbench budget exceeded"
+
+
 @dataclasses.dataclass
 class LLMConfig:
     """One resolved `[llm.<name>]` section (with the `[llm]` keys it does not set)."""

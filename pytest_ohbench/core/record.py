@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import re
 from typing import Any
 
 from pytest_ohbench.core.outcomes import Outcome
@@ -144,3 +145,7 @@ def format_verdict(record: TaskRecord, detail: str = "", logs: str | None = None
     if record.log_dir:
         lines.append(f"  logs: {logs or record.log_dir}")
     return "\n".join(lines)
+
+def safe_name(name: str) -> str:
+    """A file-name-safe version of an instance id or node name."""
+    return re.sub(r"[^A-Za-z0-9_.\[\]-]+", "_", name).strip("._") or "item"

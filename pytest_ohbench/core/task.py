@@ -41,6 +41,8 @@ class Reference:
 
 
 SOLUTION_DIR = "/ohbench/solution"
+# The image namespace --ohbench-image-prefix replaces (Multi-SWE-bench's, as its run_infer does).
+PREFIXED_IMAGE_NAMESPACE = "mswebench"
 
 
 @dataclasses.dataclass

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_ohbench.core.llm import redact
-from pytest_ohbench.report.run_folder import safe_name
+from pytest_ohbench.core.record import safe_name
 
 CASSETTE_DIR = "cassettes"
 

@@ -21,10 +21,8 @@ import math
 import threading
 from typing import Any
 
-from pytest_ohbench.core.llm import LLMConfig
+from pytest_ohbench.core.llm import BUDGET_EXCEEDED, LLMConfig
 from pytest_ohbench.gateway.usage import Usage
-
-BUDGET_EXCEEDED = "ohbench budget exceeded"  # how every refusal starts: agents' adapters look for it
 
 
 class BudgetRefused(Exception):

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
-import shlex
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,14 +23,14 @@ from pytest_ohbench.core.record import TaskRecord, bounded, failure_reason, form
 from pytest_ohbench.core.suite import SuiteConfig
 from pytest_ohbench.core.task import Task
 from pytest_ohbench.gateway.client import ItemLease
-from pytest_ohbench.gateway.plugin import settle_llm
 from pytest_ohbench.kinds.base import CheckContext, checker_for
 from pytest_ohbench.kinds.judge.judge import failing_lines
+from pytest_ohbench.plugin.gateway import settle_llm
 from pytest_ohbench.plugin.lifecycle import COMING_ITEMS, record_for, stage, stopped_by_timeout
 from pytest_ohbench.plugin.state import run_state
-from pytest_ohbench.runtime.base import Runtime, host_path, host_text
+from pytest_ohbench.runtime.base import Runtime, host_text
 from pytest_ohbench.runtime.provider import BuildFailed, RuntimeProvider
-from pytest_ohbench.runtime.workspace import extract_patch, strip_history
+from pytest_ohbench.runtime.workspace import copy_inputs, extract_patch, strip_history
 
 
 @dataclasses.dataclass
@@ -181,20 +179,6 @@ def start_next_check(item: pytest.Item, agent: BaseAgent, provider: RuntimeProvi
             return  # its check workspace starts with its agent's
         if not provider.start_ahead(following.nodeid, task, following.ohbench_suite, prepare_ahead):  # type: ignore[attr-defined]
             return  # no free place now
-
-
-def copy_inputs(runtime: Runtime, task: Task) -> None:
-    """The task's input files, into the agent's container before the agent starts."""
-    for entry in task.inputs:
-        target = entry.target if entry.target.startswith("/") else f"{runtime.workdir}/{entry.target}"
-        if not entry.source.exists():
-            raise HarnessError(Outcome.INFRA_ERROR, f"{task.location}: input {entry.source} does not exist")
-        if entry.source.is_dir():
-            runtime.write_tree(target, entry.source)
-        else:
-            # host_path: on the local runtime an absolute target is below its folder, never the host's /.
-            runtime.execute(f"mkdir -p {shlex.quote(host_path(runtime, os.path.dirname(target) or '/'))}")
-            runtime.write_file(target, entry.source.read_bytes())
 
 
 @pytest.fixture

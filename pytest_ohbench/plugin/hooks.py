@@ -14,15 +14,13 @@ import pytest
 from _pytest.runner import runtestprotocol
 
 from pytest_ohbench.agents.base import AgentConfigError, agent_names, load_agent
-from pytest_ohbench.agents.openhands.settings import CONDENSERS
 from pytest_ohbench.agents.replay import PredictionsError, load_predictions, prediction_warnings
 from pytest_ohbench.core.errors import HarnessError, TaskFailed
 from pytest_ohbench.core.llm import redact
 from pytest_ohbench.core.outcomes import Outcome
 from pytest_ohbench.core.record import utc_now
-from pytest_ohbench.core.suite import SKIP_RULES
-from pytest_ohbench.gateway import plugin as gateway_plugin
 from pytest_ohbench.plugin import collect_folders, fixtures
+from pytest_ohbench.plugin import gateway as gateway_plugin
 from pytest_ohbench.plugin.collect import (
     BrokenSuiteFile,
     DatasetFile,
@@ -36,17 +34,7 @@ from pytest_ohbench.plugin.collect import (
 )
 from pytest_ohbench.plugin.controller import RunController
 from pytest_ohbench.plugin.lifecycle import COMING_ITEMS, RECORD_KEY, TimeoutWatch, coming_items, record_for, stopped_by_timeout
-from pytest_ohbench.plugin.options import (
-    container_limit,
-    docker_host,
-    existing_file,
-    gate_expression,
-    non_negative_float,
-    non_negative_int,
-    perf_criterion,
-    perf_repeats,
-    positive_int,
-)
+from pytest_ohbench.plugin.options import add_options
 from pytest_ohbench.plugin.session_setup import (
     load_baseline,
     load_llm_sections,
@@ -67,115 +55,8 @@ PREVIOUS_SIGTERM = pytest.StashKey[Any]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("ohbench", "coding-agent benchmarks (pytest-ohbench)")
-    group.addoption("--agent", dest="ohbench_agent", default=None,
-                    help="agent to run on every task: openhands (the default with --llm-config), oracle, noop, replay, ... (ini: ohbench_agent)")
-    group.addoption("--ohbench-predictions", dest="ohbench_predictions", type=existing_file, default=None,
-                    help="predictions for --agent replay: SWE-bench predictions JSON/JSONL or OpenHands output.jsonl")
-    group.addoption("--ohbench-limit", "--eval-n-limit", dest="ohbench_limit", type=positive_int, default=None,
-                    help="keep only the first N selected tasks (ini: ohbench_limit)")
-    group.addoption("--ohbench-skip-ids", dest="ohbench_skip_ids", action="append", default=[], metavar="IDS",
-                    help="instance ids to leave out, comma-separated (repeatable; env SKIP_IDS adds to them)")
-    group.addoption("--ohbench-image-prefix", dest="ohbench_image_prefix", default=None, metavar="PREFIX",
-                    help="registry/namespace of Multi-SWE-bench instance images instead of mswebench (env EVAL_DOCKER_IMAGE_PREFIX)")
-    group.addoption("--ohbench-image-tars", dest="ohbench_image_tars", default=None, metavar="DIR",
-                    help="a folder of `docker save` tars: a missing task image is docker-loaded from the tar that holds it")
-    group.addoption("--ohbench-report-dir", dest="ohbench_report_dir", default=None,
-                    help="folder of run folders, relative to the current directory (default: reports; ini: ohbench_report_dir)")
-    group.addoption("--ohbench-run-id", dest="ohbench_run_id", default=None,
-                    help="name of this run's folder (default: UTC time + random suffix)")
-    group.addoption("--llm-config", dest="ohbench_llm_configs", action="append", default=[], metavar="SECTION",
-                    help="[llm.SECTION] of the config file to run with (llm.gpt or gpt); repeat to compare models")
-    group.addoption("--ohbench-config", dest="ohbench_config", default=None, metavar="PATH",
-                    help="OpenHands-style config.toml with the [llm] sections (default: ./config.toml; ini: ohbench_config)")
-    group.addoption("--ohbench-hints", dest="ohbench_hints", action="store_true", default=False,
-                    help="add each instance's hints_text to the agent's prompt (env USE_HINT_TEXT=true too)")
-    group.addoption("--ohbench-max-steps", dest="ohbench_max_steps", type=positive_int, default=None,
-                    help="LLM calls an agent may make per task (default 100; ini: ohbench_max_steps)")
-    group.addoption("--ohbench-max-cost-per-task", dest="ohbench_max_cost_per_task", type=non_negative_float,
-                    default=None, help="USD an agent may spend per task, 0 for no limit (default 3; ini: ohbench_max_cost_per_task)")
-    group.addoption("--ohbench-attempts", dest="ohbench_attempts", type=positive_int, default=None,
-                    help="run every task K times (items <id>[aN]) and report pass@k")
-    group.addoption("--ohbench-retries", dest="ohbench_retries", type=non_negative_int, default=None,
-                    help="rerun an item that ended in a harness error (build, agent, infra) up to N times; never a judged one")
-    group.addoption("--ohbench-max-cost", dest="ohbench_max_cost", type=non_negative_float, default=None,
-                    help="budget of the whole run in USD: once spent, no new task starts (the rest are not_run)")
-    group.addoption("--ohbench-resume", dest="ohbench_resume", default=None, metavar="RUN_DIR",
-                    help="continue a run in its folder: judged items are kept, the others run")
-    group.addoption("--ohbench-compare", dest="ohbench_compare", nargs="?", const="latest", default=None,
-                    metavar="RUN", help="compare with a baseline run folder, run id or 'latest' (the default)")
-    group.addoption("--ohbench-compare-fail", dest="ohbench_compare_fail", action="append", default=[],
-                    type=gate_expression, metavar="EXPR",
-                    help="fail when a gate is exceeded: resolved_rate:-2%%, cost:+10%%, tokens:+15%%, time:+20%%, instance")
-    group.addoption("--ohbench-flaky", dest="ohbench_flaky", action="append", default=[], type=existing_file,
-                    metavar="FILE", help="instances the `instance` gate ignores: a file of ids or patterns, one a line (ini: ohbench_flaky)")
-    group.addoption("--ohbench-progress", dest="ohbench_progress", type=non_negative_int, default=None, metavar="N",
-                    help="print a progress line every N finished items (0: never; default: about 10 lines a run, "
-                    "at least one a minute; none with -q)")
-    group.addoption("--ohbench-command", dest="ohbench_command", default=None, metavar="TEMPLATE",
-                    help="--agent command: the CLI to run in the task container, with {prompt_file}, {workspace}, {model}")
-    group.addoption("--ohbench-skip-rule", dest="ohbench_skip_rule", choices=SKIP_RULES, default=None,
-                    help="strict (a skipped PASS_TO_PASS test fails, the default) or official (the swebench package's "
-                    "verdict on the same log); overrides suite.yaml test.skipped_p2p")
-    group.addoption("--ohbench-llm-record", dest="ohbench_llm_record", action="store_true", default=False,
-                    help="keep every item's LLM exchanges as a cassette in the run folder (cassettes/), secrets masked")
-    group.addoption("--ohbench-llm-replay", dest="ohbench_llm_replay", default=None, metavar="RUN",
-                    help="answer every LLM request from the cassettes of RUN (a run folder, run id or 'latest'): no network, no cost")
-    group.addoption("--ohbench-llm-retries", dest="ohbench_llm_retries", type=non_negative_int, default=None,
-                    help="times the LLM gateway retries an upstream 429/5xx answer, with backoff (default 3; ini: ohbench_llm_retries)")
-    group.addoption("--openhands-version", dest="openhands_version", default=None,
-                    help="openhands-ai release for --agent openhands (default: the tested 0.48.0; "
-                         "a release without a Python 3.13 wheel, e.g. 0.62.0, is built from its sdist)")
-    group.addoption("--openhands-wheelhouse", dest="openhands_wheelhouse", default=None, metavar="DIR",
-                    help="wheels for Python 3.13 with openhands-ai (default: downloaded once from PyPI and cached)")
-    group.addoption("--openhands-agent-class", dest="openhands_agent_class", default=None,
-                    help="OpenHands agent class present in the version (default: CodeActAgent)")
-    group.addoption("--openhands-enable-browsing", dest="openhands_enable_browsing", action="store_true", default=None,
-                    help="OpenHands [agent] enable_browsing (default: off, a headless run)")
-    group.addoption("--openhands-condenser", dest="openhands_condenser", default=None, choices=sorted(CONDENSERS),
-                    help="OpenHands [condenser] type (default: noop)")
-    group.addoption("--openhands-condenser-size", dest="openhands_condenser_max_events", type=positive_int, default=None,
-                    metavar="N", help="events the condenser keeps (max_events, max_size or attention_window; default 40)")
-    group.addoption("--openhands-sdk-version", dest="openhands_sdk_version", default=None,
-                    help="openhands-sdk/openhands-tools release for --agent openhands-sdk (OpenHands V1; default 1.57.0)")
-    group.addoption("--openhands-source", dest="openhands_source", default=None, metavar="DIR",
-                    help="a checkout or fork of OpenHands (0.x, or V1 with --agent openhands-sdk) to run instead of a release; "
-                         "its dependencies as its poetry.lock / uv.lock pins them")
-    group.addoption("--openhands-eval-note", dest="openhands_eval_note", default=None, metavar="NOTE",
-                    help="the _N_<NOTE> suffix of the outputs/ run_infer folder")
-    group.addoption("--ohbench-runtime", dest="ohbench_runtime", default=None, metavar="NAME",
-                    help="where tasks run: docker (default), local (a temp folder and host subprocesses, "
-                    "no isolation: prompt and GitTaskBench tasks), or a runtime a plug-in registers (ini: ohbench_runtime)")
-    group.addoption("--ohbench-docker-host", dest="ohbench_docker_hosts", action="append", default=[], type=docker_host,
-                    metavar="URL", help="Docker engine to run tasks on (unix://, tcp:// with DOCKER_TLS_*, ssh://); "
-                    "repeat to spread xdist workers over several engines (default: DOCKER_HOST; ini: ohbench_docker_hosts)")
-    group.addoption("--ohbench-max-containers", dest="ohbench_max_containers", type=container_limit, default=None,
-                    metavar="N", help="at most N containers at once per engine, shared by every worker and run on this "
-                    "host (at least 2; default: no limit; ini: ohbench_max_containers)")
-    group.addoption("--ohbench-perf-criterion", dest="ohbench_perf_criterion", type=perf_criterion, default=None,
-                    help="perf tasks: gso (default), swefficiency or sweperf; overrides suite.yaml perf.criterion")
-    group.addoption("--ohbench-perf-target", dest="ohbench_perf_target", type=non_negative_float, default=None,
-                    help="perf tasks: the criterion's bar (gso: fraction of the human's speed, default 0.95; "
-                         "swefficiency: speedup ratio; sweperf: gain); overrides suite.yaml perf.target")
-    group.addoption("--ohbench-perf-repeats", dest="ohbench_perf_repeats", type=perf_repeats, default=None,
-                    help="perf tasks: timed rounds per state (default 7); overrides suite.yaml perf.repeats")
-    parser.addini("ohbench_agent", "default agent for --agent", default="")
-    parser.addini("ohbench_docker_hosts", "Docker engines for --ohbench-docker-host, one a line", type="linelist", default=[])
-    parser.addini("ohbench_max_containers", "default for --ohbench-max-containers", default="")
-    parser.addini("ohbench_runtime", "default for --ohbench-runtime", default="")
-    parser.addini("ohbench_limit", "default for --ohbench-limit", default="")
-    parser.addini("ohbench_report_dir", "default for --ohbench-report-dir", default="reports")
-    parser.addini("ohbench_config", "default for --ohbench-config", default="config.toml")
-    # Empty defaults: config.toml's [core] max_iterations / max_budget_per_task come next, then 100 and 3.
-    parser.addini("ohbench_max_steps", "default for --ohbench-max-steps", default="")
-    parser.addini("ohbench_max_cost_per_task", "default for --ohbench-max-cost-per-task", default="")
-    parser.addini("ohbench_command", "default for --ohbench-command", default="")
-    parser.addini("ohbench_flaky", "instance ids or patterns the `instance` gate ignores", type="linelist", default=[])
-    parser.addini("ohbench_progress", "default for --ohbench-progress", default="")
-    parser.addini("ohbench_perf_criterion", "default for --ohbench-perf-criterion (over suite.yaml)", default="")
-    parser.addini("ohbench_perf_target", "default for --ohbench-perf-target (over suite.yaml)", default="")
-    parser.addini("ohbench_perf_repeats", "default for --ohbench-perf-repeats (over suite.yaml)", default="")
-    parser.addini("ohbench_llm_retries", "default for --ohbench-llm-retries", default="3")
+    """Every option and ini key, from the one table (plugin/options.py)."""
+    add_options(parser)
 
 
 def _interrupt(signum: int, frame: Any) -> None:

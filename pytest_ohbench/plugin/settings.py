@@ -6,26 +6,16 @@ everything else gets the frozen `Settings`, and agents only its `AgentSettings`.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 
-from pytest_ohbench.agents.base import DEFAULT_OPENHANDS_SDK_VERSION, DEFAULT_OPENHANDS_VERSION, AgentSettings
-from pytest_ohbench.plugin.options import (
-    container_limit,
-    docker_host,
-    non_negative_float,
-    non_negative_int,
-    perf_criterion,
-    perf_repeats,
-    positive_int,
-)
+from pytest_ohbench.agents.base import AgentSettings
+from pytest_ohbench.plugin.options import value
 from pytest_ohbench.report.compare import Gate, read_flaky_file
 from pytest_ohbench.runtime.provider import runtimes
 
@@ -75,39 +65,10 @@ class Settings:
     skip_ids: frozenset[str] = frozenset()  # --ohbench-skip-ids / SKIP_IDS
 
 
-def _ini(config: pytest.Config, name: str, option: str, convert: Callable[[str], T]) -> T | None:
-    """An ini value through the option's argparse converter; a bad one is a usage error."""
-    raw = str(config.getini(name) or "").strip()
-    if not raw:
-        return None
-    try:
-        return convert(raw)
-    except argparse.ArgumentTypeError as exc:
-        raise pytest.UsageError(f"ini option {name} (for {option}): {exc}") from None
-
-
-def _value(config: pytest.Config, dest: str, option: str, convert: Callable[[str], T], default: D) -> T | D:
-    """The command-line value of `option`, else its ini key (named like `dest`), else `default`."""
-    value = config.getoption(dest)
-    if value is not None:
-        return value
-    from_ini = _ini(config, dest, option, convert)
-    return default if from_ini is None else from_ini
-
-
 def _path(config: pytest.Config, value: str) -> Path:
     """A path from an option: relative ones are taken from the directory pytest was started in."""
     path = Path(value).expanduser()
     return path if path.is_absolute() else Path(config.invocation_params.dir) / path
-
-
-def _text(config: pytest.Config, dest: str) -> str:
-    return str(config.getoption(dest) or config.getini(dest) or "")
-
-
-def _env_flag(name: str) -> bool:
-    """An environment switch as run_infer reads it: true, 1, yes."""
-    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes")
 
 
 def core_section(path: Path) -> dict[str, Any]:
@@ -129,75 +90,73 @@ def core_section(path: Path) -> dict[str, Any]:
 
 
 def build_settings(config: pytest.Config) -> Settings:
-    """Read every option once (usage errors name the option)."""
-    predictions: Any = config.getoption("ohbench_predictions")
-    wheelhouse: Any = config.getoption("openhands_wheelhouse")
-    source: Any = config.getoption("openhands_source")
-    config_path = _path(config, _text(config, "ohbench_config") or "config.toml")
+    """Read every option once, as the table says (plugin/options.py): usage errors name the option."""
+    predictions: Any = value(config, "ohbench_predictions")
+    wheelhouse: Any = value(config, "openhands_wheelhouse")
+    source: Any = value(config, "openhands_source")
+    config_path = _path(config, value(config, "ohbench_config"))
     # OpenHands users keep their limits in [core]: the defaults when no option or ini key sets them.
     core = core_section(config_path)
     agent = AgentSettings(
-        max_steps=_value(config, "ohbench_max_steps", "--ohbench-max-steps", positive_int, core.get("max_iterations", 100)),
-        max_cost_per_task=float(_value(
-            config, "ohbench_max_cost_per_task", "--ohbench-max-cost-per-task", non_negative_float,
-            core.get("max_budget_per_task", 3.0),
-        )),
-        command=_text(config, "ohbench_command"),
+        max_steps=value(config, "ohbench_max_steps", core.get("max_iterations")),
+        max_cost_per_task=float(value(config, "ohbench_max_cost_per_task", core.get("max_budget_per_task"))),
+        command=value(config, "ohbench_command") or "",
         predictions=_path(config, predictions) if predictions else None,
-        openhands_version=config.getoption("openhands_version") or DEFAULT_OPENHANDS_VERSION,
+        openhands_version=value(config, "openhands_version"),
         openhands_wheelhouse=_path(config, wheelhouse) if wheelhouse else None,
-        openhands_agent_class=config.getoption("openhands_agent_class") or "CodeActAgent",
-        openhands_enable_browsing=bool(config.getoption("openhands_enable_browsing")),
-        openhands_condenser=config.getoption("openhands_condenser") or "noop",
-        openhands_condenser_max_events=config.getoption("openhands_condenser_max_events") or 40,
-        openhands_eval_note=config.getoption("openhands_eval_note") or "",
-        openhands_sdk_version=config.getoption("openhands_sdk_version") or DEFAULT_OPENHANDS_SDK_VERSION,
+        openhands_agent_class=value(config, "openhands_agent_class"),
+        openhands_enable_browsing=value(config, "openhands_enable_browsing"),
+        openhands_condenser=value(config, "openhands_condenser"),
+        openhands_condenser_max_events=value(config, "openhands_condenser_max_events"),
+        openhands_eval_note=value(config, "openhands_eval_note") or "",
+        openhands_sdk_version=value(config, "openhands_sdk_version"),
         openhands_source=_path(config, source) if source else None,
     )
-    resume = config.getoption("ohbench_resume")
-    tars = config.getoption("ohbench_image_tars")
-    llm_sections = tuple(config.getoption("ohbench_llm_configs") or ())
+    resume = value(config, "ohbench_resume")
+    tars = value(config, "ohbench_image_tars")
+    llm_sections = tuple(value(config, "ohbench_llm_configs"))
     return Settings(
         # A model and no agent: OpenHands, the agent this harness is built around.
-        agent_name=_text(config, "ohbench_agent") or (DEFAULT_LLM_AGENT if llm_sections else None),
+        agent_name=value(config, "ohbench_agent") or (DEFAULT_LLM_AGENT if llm_sections else None),
         agent=agent,
-        report_dir=_path(config, _text(config, "ohbench_report_dir") or "reports"),
-        run_id=config.getoption("ohbench_run_id"),
+        report_dir=_path(config, value(config, "ohbench_report_dir")),
+        run_id=value(config, "ohbench_run_id"),
         llm_sections=llm_sections,
         config_path=config_path,
-        hints=bool(config.getoption("ohbench_hints")) or _env_flag("USE_HINT_TEXT"),
-        limit=_value(config, "ohbench_limit", "--ohbench-limit", positive_int, None),
-        attempts=config.getoption("ohbench_attempts") or 1,
-        retries=config.getoption("ohbench_retries") or 0,
-        max_cost=config.getoption("ohbench_max_cost"),
+        hints=value(config, "ohbench_hints"),
+        limit=value(config, "ohbench_limit"),
+        attempts=value(config, "ohbench_attempts"),
+        retries=value(config, "ohbench_retries"),
+        max_cost=value(config, "ohbench_max_cost"),
         resume=_path(config, resume) if resume else None,
-        compare=config.getoption("ohbench_compare"),
-        compare_fail=tuple(config.getoption("ohbench_compare_fail") or ()),
+        compare=value(config, "ohbench_compare"),
+        compare_fail=tuple(value(config, "ohbench_compare_fail")),
         task_timeout=config.getoption("timeout", None),  # None without pytest-timeout or the option
-        skip_rule=config.getoption("ohbench_skip_rule"),
+        skip_rule=value(config, "ohbench_skip_rule"),
         runtime=_runtime(config),
         flaky=_flaky(config),
-        progress=_value(config, "ohbench_progress", "--ohbench-progress", non_negative_int, None),
-        llm_record=bool(config.getoption("ohbench_llm_record")),
-        llm_replay=config.getoption("ohbench_llm_replay"),
-        llm_retries=_value(config, "ohbench_llm_retries", "--ohbench-llm-retries", non_negative_int, 3),
-        docker_hosts=_docker_hosts(config),
-        max_containers=_value(config, "ohbench_max_containers", "--ohbench-max-containers", container_limit, None),
+        progress=value(config, "ohbench_progress"),
+        llm_record=value(config, "ohbench_llm_record"),
+        llm_replay=value(config, "ohbench_llm_replay"),
+        llm_retries=value(config, "ohbench_llm_retries"),
+        docker_hosts=tuple(dict.fromkeys(value(config, "ohbench_docker_hosts"))),
+        max_containers=value(config, "ohbench_max_containers"),
         section_overrides={"perf": {
-            key: value
-            for key, value in (
-                ("criterion", _value(config, "ohbench_perf_criterion", "--ohbench-perf-criterion", perf_criterion, None)),
-                ("target", _value(config, "ohbench_perf_target", "--ohbench-perf-target", non_negative_float, None)),
-                ("repeats", _value(config, "ohbench_perf_repeats", "--ohbench-perf-repeats", perf_repeats, None)),
+            key: found
+            for key, found in (
+                ("criterion", value(config, "ohbench_perf_criterion")),
+                ("target", value(config, "ohbench_perf_target")),
+                ("repeats", value(config, "ohbench_perf_repeats")),
             )
-            if value is not None
+            if found is not None
         }},
-        image_prefix=config.getoption("ohbench_image_prefix") or os.environ.get("EVAL_DOCKER_IMAGE_PREFIX") or None,
+        image_prefix=value(config, "ohbench_image_prefix") or None,
         image_tars=_path(config, tars) if tars else None,
+        # The command line's ids and SKIP_IDS's together (run_infer reads SKIP_IDS).
         skip_ids=frozenset(
             part.strip()
-            for value in [*(config.getoption("ohbench_skip_ids") or []), os.environ.get("SKIP_IDS", "")]
-            for part in value.split(",")
+            for given in [*value(config, "ohbench_skip_ids"), os.environ.get("SKIP_IDS", "")]
+            for part in given.split(",")
             if part.strip()
         ),
     )
@@ -205,10 +164,10 @@ def build_settings(config: pytest.Config) -> Settings:
 
 def _runtime(config: pytest.Config) -> str:
     """--ohbench-runtime, else the ini key; a runtime not registered (docker, local, a plug-in's) is a usage error."""
-    value = _text(config, "ohbench_runtime") or "docker"
-    if value not in runtimes():
-        raise pytest.UsageError(f"--ohbench-runtime: expected one of {', '.join(runtimes())}, got {value!r}")
-    return value
+    name = str(value(config, "ohbench_runtime"))
+    if name not in runtimes():
+        raise pytest.UsageError(f"--ohbench-runtime: expected one of {', '.join(runtimes())}, got {name!r}")
+    return name
 
 
 def _flaky(config: pytest.Config) -> tuple[str, ...]:
@@ -220,16 +179,3 @@ def _flaky(config: pytest.Config) -> tuple[str, ...]:
         except (OSError, UnicodeDecodeError) as exc:
             raise pytest.UsageError(f"--ohbench-flaky {name}: cannot read it: {exc}") from None
     return tuple(patterns)
-
-
-def _docker_hosts(config: pytest.Config) -> tuple[str, ...]:
-    """The engines: every --ohbench-docker-host, else the ini's ohbench_docker_hosts lines (duplicates dropped)."""
-    hosts = list(config.getoption("ohbench_docker_hosts") or ())
-    if not hosts:
-        for line in config.getini("ohbench_docker_hosts") or ():
-            if str(line).strip():
-                try:
-                    hosts.append(docker_host(str(line).strip()))
-                except argparse.ArgumentTypeError as exc:
-                    raise pytest.UsageError(f"ini option ohbench_docker_hosts (for --ohbench-docker-host): {exc}") from None
-    return tuple(dict.fromkeys(hosts))

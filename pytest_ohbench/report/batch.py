@@ -19,8 +19,7 @@ from typing import Any
 
 from pytest_ohbench.core.kinds import kind_named, registered
 from pytest_ohbench.core.outcomes import Outcome
-from pytest_ohbench.core.record import TaskRecord
-from pytest_ohbench.report.run_folder import safe_name
+from pytest_ohbench.core.record import TaskRecord, safe_name
 
 BATCH_RESULTS_FILE = "batch_results.jsonl"
 BATCH_LOG_FILE = "batch_run.log"

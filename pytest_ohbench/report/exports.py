@@ -6,10 +6,11 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
+from pytest_ohbench.agents.openhands.settings import EvalSettings
 from pytest_ohbench.core.outcomes import Outcome
 from pytest_ohbench.core.record import TaskRecord
 from pytest_ohbench.report.batch import write_batch_outputs
-from pytest_ohbench.report.openhands_tree import EvalSettings, write_openhands_tree
+from pytest_ohbench.report.openhands_tree import write_openhands_tree
 
 PREDICTIONS_FILE = "predictions.jsonl"
 OPENHANDS_OUTPUT_FILE = "output.jsonl"

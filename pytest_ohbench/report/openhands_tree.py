@@ -13,7 +13,6 @@ the model name after its last `/` with `:` -> `_` and `@` -> `-`; the dataset pa
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import shutil
 import subprocess
@@ -22,7 +21,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from pytest_ohbench.core.llm import LLMConfig
+from pytest_ohbench.agents.openhands.settings import EvalSettings
 from pytest_ohbench.core.outcomes import Outcome
 from pytest_ohbench.core.record import TaskRecord
 from pytest_ohbench.kinds.rows import load_jsonl
@@ -36,18 +35,6 @@ EVAL_METADATA_FIELDS = ("agent_class", "llm_config", "agent_config", "max_iterat
 MASKED = "**********"  # how pydantic writes a SecretStr
 LLM_KEYS = ("model", "base_url", "api_version", "temperature", "top_p", "max_input_tokens", "max_output_tokens",
             "num_retries", "input_cost_per_token", "output_cost_per_token", "custom_llm_provider", "drop_params")
-
-
-@dataclasses.dataclass(frozen=True)
-class EvalSettings:
-    """What the tree's names and metadata are made of."""
-
-    agent_class: str  # for the openhands agents; other agents use their own name
-    max_iterations: int
-    note: str = ""
-    agent_config: dict[str, Any] = dataclasses.field(default_factory=dict)
-    condenser_config: dict[str, Any] = dataclasses.field(default_factory=lambda: {"type": "noop"})
-    llms: dict[str, LLMConfig] = dataclasses.field(default_factory=dict)
 
 
 def model_path(model: str) -> str:

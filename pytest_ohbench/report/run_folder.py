@@ -5,13 +5,12 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import re
 import secrets
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from pytest_ohbench.core.record import TaskRecord
+from pytest_ohbench.core.record import TaskRecord, safe_name
 
 RESULTS_FILE = "results.jsonl"
 LATEST_LINK = "latest"
@@ -25,9 +24,6 @@ def new_run_id() -> str:
     return f"{stamp}-{secrets.token_hex(2)}"
 
 
-def safe_name(name: str) -> str:
-    """A file-name-safe version of an instance id or node name."""
-    return re.sub(r"[^A-Za-z0-9_.\[\]-]+", "_", name).strip("._") or "item"
 
 
 class RunFolder:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import shlex
+from typing import TYPE_CHECKING
 
 from pytest_ohbench.core.errors import HarnessError, last_line
 from pytest_ohbench.core.outcomes import Outcome
-from pytest_ohbench.runtime.base import Runtime
+from pytest_ohbench.runtime.base import Runtime, host_path
+
+if TYPE_CHECKING:
+    from pytest_ohbench.core.task import Task
 
 DIFF_PATH = "/tmp/ohbench_agent.diff"
 
@@ -88,3 +93,18 @@ def strip_history(runtime: Runtime, base_commit: str) -> str:
         last = last_line(result.output, f"exit {result.exit_code}")
         raise HarnessError(Outcome.INFRA_ERROR, f"cannot strip the workspace's git history after the base commit: {last}")
     return result.output.strip()
+
+
+def copy_inputs(runtime: Runtime, task: "Task") -> None:
+    """The task's input files into a workspace: the agent's before it starts (and a check's
+    fresh one that needs them)."""
+    for entry in task.inputs:
+        target = entry.target if entry.target.startswith("/") else f"{runtime.workdir}/{entry.target}"
+        if not entry.source.exists():
+            raise HarnessError(Outcome.INFRA_ERROR, f"{task.location}: input {entry.source} does not exist")
+        if entry.source.is_dir():
+            runtime.write_tree(target, entry.source)
+        else:
+            # host_path: on the local runtime an absolute target is below its folder, never the host's /.
+            runtime.execute(f"mkdir -p {shlex.quote(host_path(runtime, os.path.dirname(target) or '/'))}")
+            runtime.write_file(target, entry.source.read_bytes())

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from pytest_ohbench.core.record import TaskRecord
-from pytest_ohbench.plugin.options import gate_expression
+from pytest_ohbench.plugin.converters import gate_expression
 from pytest_ohbench.report.compare import CompareResult, Gate, compare_runs, parse_gate, read_flaky_file, report_lines, resolve_baseline
 from pytest_ohbench.report.page import REPORT_FILE, write_page
 from pytest_ohbench.report.run_folder import LATEST_LINK, RESULTS_FILE, latest_records, load_records

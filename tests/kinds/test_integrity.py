@@ -321,7 +321,7 @@ def test_official_skip_rule_gives_the_swebench_verdict_on_the_same_log(
                         "lib_xfail": "unresolved", "honest": "resolved", "honest_with_extras": "resolved"}
     # The package itself on each item's real log: the same verdict, but where it reads the
     # printed XFAIL line of a FAIL_TO_PASS test or of a PASS_TO_PASS one the library xfailed
-    # (the two differences by design, README "Grading integrity").
+    # (the two differences by design, docs/grading.md).
     for name, record in records.items():
         log = (root / record["log_dir"] / "test_output.txt").read_text()
         official = parse_log_pytest(log, None)

@@ -5,7 +5,7 @@ For every log format the harness parses that the package parses too (pytest's -r
 (tests/data/runner_logs/capture.sh), and for every choice of one test as FAIL_TO_PASS or as
 PASS_TO_PASS (and all of them together): the judge's verdict equals the package's
 get_eval_tests_report + get_resolution_status over its own parser's reading of the log. The
-only differences are the ones README names by design: a FAIL_TO_PASS test that the runner's
+only differences are the ones docs/grading.md names by design: a FAIL_TO_PASS test that the runner's
 report shows skipped or xfailed never passes.
 """
 

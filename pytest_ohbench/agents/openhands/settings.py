@@ -6,11 +6,11 @@ say about the run, so they never disagree.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from pytest_ohbench.agents.base import AgentSettings
 from pytest_ohbench.core.llm import LLMConfig
-from pytest_ohbench.report.openhands_tree import EvalSettings
 
 
 def agent_section(settings: AgentSettings) -> dict[str, Any]:
@@ -35,6 +35,19 @@ def condenser_section(settings: AgentSettings) -> dict[str, Any]:
     if kind in ("recent", "amortized"):
         section["keep_first"] = 1  # the task itself always stays
     return section
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalSettings:
+    """What the tree's names and metadata are made of."""
+
+    agent_class: str  # for the openhands agents; other agents use their own name
+    max_iterations: int
+    note: str = ""
+    agent_config: dict[str, Any] = dataclasses.field(default_factory=dict)
+    condenser_config: dict[str, Any] = dataclasses.field(default_factory=lambda: {"type": "noop"})
+    llms: dict[str, LLMConfig] = dataclasses.field(default_factory=dict)
+
 
 
 def eval_settings(settings: Any, llms: dict[str, LLMConfig]) -> EvalSettings:

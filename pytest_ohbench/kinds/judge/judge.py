@@ -235,7 +235,7 @@ def official_grade(statuses: dict[str, str], fail_to_pass: list[str], pass_to_pa
     """
     report: dict[str, Any] = official_report(official_view(statuses, source, log), fail_to_pass, pass_to_pass, repo)
     result = Grade(report["FAIL_TO_PASS"], report["PASS_TO_PASS"], "official")
-    # By design (README): a FAIL_TO_PASS test passes only when its body ran and passed here too.
+    # By design (docs/grading.md): a FAIL_TO_PASS test passes only when its body ran and passed here too.
     for test in list(result.fail_to_pass["success"]):
         if statuses.get(test) in NOT_RUN:
             result.fail_to_pass["success"].remove(test)

@@ -13,11 +13,11 @@ import dataclasses
 from typing import Any
 
 from pytest_ohbench.core.errors import DatasetError
-from pytest_ohbench.core.task import CheckSpec, Reference, Task
+from pytest_ohbench.core.task import PREFIXED_IMAGE_NAMESPACE, CheckSpec, Reference, Task
 from pytest_ohbench.kinds.swe.loader import _require, _require_tests, _seconds, _test_names, _text
 
 MULTI_SWE_REQUIRED = ("org", "repo", "number", "base", "test_patch", "f2p_tests")
-IMAGE_NAMESPACE = "mswebench"  # the harness's default; --ohbench-image-prefix replaces it
+IMAGE_NAMESPACE = PREFIXED_IMAGE_NAMESPACE  # the harness's default; --ohbench-image-prefix replaces it
 # The stage statuses of the harness's test_result.TestStatus (maps store these).
 STAGE_STATUSES = ("PASS", "FAIL", "SKIP", "NONE")
 # Expected status in the test-patch run of each map's tests: f2p failed, s2p skipped, ...

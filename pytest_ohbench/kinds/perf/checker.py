@@ -38,7 +38,7 @@ from filelock import FileLock
 from pytest_ohbench.core.errors import HarnessError, last_line
 from pytest_ohbench.core.machine import LOCK_DIR, machine_facts
 from pytest_ohbench.core.outcomes import Outcome
-from pytest_ohbench.core.record import REPLAY_INVALID
+from pytest_ohbench.core.record import REPLAY_INVALID, safe_name
 from pytest_ohbench.core.suite import TestSettings
 from pytest_ohbench.kinds.base import CheckContext, CheckResult, write_log
 from pytest_ohbench.kinds.judge.grading import DEFAULT_SKIP_RULE, F2P_PASSING
@@ -57,7 +57,6 @@ from pytest_ohbench.kinds.perf.loader import EfficiencyTest, PerfSpec
 from pytest_ohbench.kinds.perf.measure import Measurement, TimedRunner, measure
 from pytest_ohbench.kinds.perf.settings import perf_settings
 from pytest_ohbench.kinds.swe.checker import OOM_KILLED, apply_agent_patch, is_empty_patch, patch_files
-from pytest_ohbench.report.run_folder import safe_name
 from pytest_ohbench.runtime.base import Runtime
 
 if TYPE_CHECKING:

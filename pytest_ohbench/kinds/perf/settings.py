@@ -1,4 +1,4 @@
-"""suite.yaml's `perf:` section: how perf tasks are measured and judged (README "Performance tasks")."""
+"""suite.yaml's `perf:` section: how perf tasks are measured and judged (docs/perf.md)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ SECTION = "perf"
 
 @dataclasses.dataclass
 class PerfSettings:
-    """How perf tasks are measured and judged (see README "Performance tasks")."""
+    """How perf tasks are measured and judged (see docs/perf.md)."""
 
     criterion: str = "gso"  # gso | swefficiency | sweperf
     target: float | None = None  # the criterion's bar (gso: fraction of the human's speed)

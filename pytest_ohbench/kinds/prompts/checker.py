@@ -33,6 +33,7 @@ from pytest_ohbench.core.outcomes import Outcome
 from pytest_ohbench.core.task import CheckSpec, InputFile
 from pytest_ohbench.kinds.base import CheckContext, CheckResult
 from pytest_ohbench.runtime.base import ExecResult, Runtime, host_path
+from pytest_ohbench.runtime.workspace import copy_inputs
 
 CHECK_DIR = "/ohbench/check"  # where a prompt task's check files arrive
 VERDICTS = ("exit_code", "gittaskbench", "harbor")
@@ -112,7 +113,6 @@ class ScriptChecker:
         if context.agent_runtime is not None:
             yield context.agent_runtime
             return
-        from pytest_ohbench.plugin.fixtures import copy_inputs  # the same copy the agent's container got
 
         with context.fresh_runtime() as runtime:
             copy_inputs(runtime, context.task)

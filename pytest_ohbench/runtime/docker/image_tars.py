@@ -15,7 +15,7 @@ from pathlib import Path
 import docker
 from filelock import FileLock
 
-from pytest_ohbench.kinds.mswe.loader import IMAGE_NAMESPACE
+from pytest_ohbench.core.task import PREFIXED_IMAGE_NAMESPACE as IMAGE_NAMESPACE
 
 
 def _tags(path: Path) -> list[str]:
