@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Make this machine ready to run pytest-ohbench: a virtualenv with the package, a running
 # Docker engine, the base image the bundled suites build on and the toolchain image on top
-# of it (scripts/toolchain_image.sh). Idempotent: a second run
+# of it (scripts/toolchain_image.sh), the sealed network's relay (built with gcc). Idempotent: a second run
 # changes nothing and takes well under a second. `--test` also installs what the project's
 # own tests need (chromium, for the HTML report test).
 #
@@ -141,7 +141,21 @@ setup_base_image() {
   say "base image: built $BASE_IMAGE"
 }
 
-# 4. With --test: what the project's own tests need beyond that (a browser for the HTML test).
+# 4. The sealed network's relay (pytest_ohbench/runtime/relay.c), built once per machine with a
+# C compiler and a static libc so it runs in any task image; installs them when missing.
+setup_relay() {
+  local relay build=("$VENV/bin/python" -c "from pytest_ohbench.runtime.sealed import relay_binary; print(relay_binary())")
+  if relay="$("${build[@]}" 2>/dev/null)"; then
+    say "relay: $relay"
+    return
+  fi
+  say "relay: installing gcc and libc6-dev to build it"
+  apt_install gcc libc6-dev
+  relay="$("${build[@]}")" || die "the sealed network's relay could not be built (see above)"
+  say "relay: built $relay"
+}
+
+# 5. With --test: what the project's own tests need beyond that (a browser for the HTML test).
 setup_test_tools() {
   if command -v chromium >/dev/null 2>&1; then
     say "test tools: chromium present"
@@ -152,6 +166,7 @@ setup_test_tools() {
 }
 
 setup_venv
+setup_relay
 setup_docker
 setup_base_image
 # The Go and Java toolchains of the bundled Multi-SWE-bench examples, once per machine.

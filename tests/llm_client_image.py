@@ -16,7 +16,8 @@ from pathlib import Path
 import docker
 from filelock import FileLock
 
-from pytest_ohbench.agents.openhands.install import PLATFORMS, PYTHON, cache_dir
+from pytest_ohbench.agents.openhands.install import PLATFORMS, PYTHON
+from pytest_ohbench.core.machine import cache_dir
 from pytest_ohbench.runtime.docker.images import build_cached
 
 REPOSITORY = "ohbench-test/llm-client"

@@ -23,8 +23,9 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from pytest_ohbench.agents.openhands.install import cache_dir, uv_binary
+from pytest_ohbench.agents.openhands.install import uv_binary
 from pytest_ohbench.core.errors import last_line
+from pytest_ohbench.core.machine import cache_dir
 from pytest_ohbench.runtime.provider import BuildFailed, Mount, RuntimeProvider
 
 MOUNT = "/opt/ohbench-agent"  # where the tree is mounted in every task container

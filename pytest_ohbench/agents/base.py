@@ -117,8 +117,9 @@ class BaseAgent:
     # False for agents that never touch the workspace (noop, replay): no agent container.
     needs_runtime: ClassVar[bool] = False
     needs_llm: ClassVar[bool] = False  # True: refuse to run without --llm-config
-    # True when the container itself calls the LLM (a CLI agent): it gets host networking
-    # so it can reach a server on 127.0.0.1.
+    # True when the agent's process calls the LLM from inside its workspace (a CLI agent,
+    # OpenHands): the workspace then reaches the run's LLM gateway, and only that (a sealed
+    # network, runtime/sealed.py), unless the suite opts in to the host's network.
     needs_network: ClassVar[bool] = False
     wants_reference: ClassVar[bool] = False  # True only for the oracle: it gets the solution
 

@@ -4,9 +4,9 @@
         --ohbench-command "my-agent --task {prompt_file} --repo {workspace} --model {model}"
 
 The prompt is written to {prompt_file}; the LLM section reaches the command as environment
-variables (LLM_MODEL, LLM_API_KEY, LLM_BASE_URL, OPENAI_*). The container gets host
-networking so the CLI can reach an LLM server on 127.0.0.1. The patch is the workspace's
-diff to the base commit.
+variables (LLM_MODEL, LLM_API_KEY, LLM_BASE_URL, OPENAI_*). The container's network is
+sealed: the CLI reaches the run's LLM gateway at that base_url and nothing else (unless the
+suite says `container.network: host`). The patch is the workspace's diff to the base commit.
 """
 
 from __future__ import annotations

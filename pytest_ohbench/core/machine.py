@@ -12,6 +12,24 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+
+def cache_dir() -> Path:
+    """The harness's cache on this machine (OHBENCH_CACHE_DIR, else ~/.cache/pytest-ohbench):
+    wheelhouses, agents' trees, the sealed network's relay."""
+    return Path(os.environ.get("OHBENCH_CACHE_DIR") or Path.home() / ".cache" / "pytest-ohbench")
+
+
+def is_alive(pid: int) -> bool:
+    """True while process `pid` exists on this host."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    return True
+
+
 # The machine's lock files, shared by every process and run (image builds, timing runs, engine slots).
 LOCK_DIR = Path(tempfile.gettempdir()) / "pytest-ohbench-locks"
 

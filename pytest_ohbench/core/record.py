@@ -55,6 +55,10 @@ class TaskRecord:
     image: str | None = None
     image_id: str | None = None  # the engine's id of `image`
     image_source: str | None = None  # how it was obtained: local, loaded, pulled, build, cached
+    # The agent's workspace's network: sealed (the run's LLM gateway only), none, or host (opted in:
+    # --ohbench-allow-internet, container.network: host, a Harbor task's allow_internet = true);
+    # "" for an agent without a workspace (noop, replay).
+    network: str = ""
     engine: str = ""  # the Docker engine the item ran on (an --ohbench-docker-host URL); "" without one
     patch: str = ""
     tests: dict[str, str] = dataclasses.field(default_factory=dict)  # test name -> status

@@ -87,14 +87,27 @@ class TestSettings:
             raise ValueError(f"test.infrastructure: {problem}")
 
 
+# container.network: "none": no network; an agent that calls its LLM from inside its container
+# reaches the run's gateway and nothing else (sealed). "host": every container of the suite
+# shares the host's network (its services on 127.0.0.1, the internet where the host has it).
+NETWORKS = ("none", "host")
+
+
 @dataclasses.dataclass
 class ContainerSettings:
     """Limits and placement of task containers."""
 
     cpus: float = 1.0
     memory: str | int = "2g"  # "512m", "2g", or bytes
-    network: str = "none"  # "none" or "host" (host loopback only)
+    network: str = "none"  # one of NETWORKS
     workdir: str = "/testbed"
+
+    def __post_init__(self) -> None:
+        if self.network not in NETWORKS:
+            raise ValueError(
+                f"container.network: expected none (sealed: an agent reaches the run's LLM gateway only) "
+                f"or host (the host's network, the internet included), got {self.network!r}"
+            )
 
 
 @dataclasses.dataclass

@@ -26,6 +26,7 @@ class GatewayAccess:
 
     url: str
     admin_secret: str
+    socket: str | None = None  # the unix socket it also serves on, for sealed agent containers
 
 
 class GatewayClient:

@@ -1,5 +1,8 @@
 """The gateway's HTTP server on 127.0.0.1: agents' LLM requests in, the upstream's answers out.
 
+It listens on a TCP port of 127.0.0.1 and on a unix socket (`socket_path`) with the same
+handler: agents in sealed containers reach it through the socket (runtime/sealed.py).
+
 Agent traffic: any path (`/v1/chat/completions`, `/v1/responses`, `/v1/messages`,
 `/v1beta/models/{model}:generateContent`, ...) with an item's token as its credential
 (Authorization Bearer, x-api-key, api-key, x-goog-api-key, or Gemini's `?key=`). A POST is
@@ -32,7 +35,7 @@ import httpx
 
 from pytest_ohbench.core.llm import LLMConfig, redact
 from pytest_ohbench.gateway.cassette import CASSETTE_DIR, Cassette, CassetteWriter, ReplayMiss, route
-from pytest_ohbench.gateway.http_server import BackgroundHTTPServer
+from pytest_ohbench.gateway.http_server import BackgroundHTTPServer, BackgroundUnixHTTPServer
 from pytest_ohbench.gateway.meter import BudgetRefused, Lease, Ledger, Meter
 from pytest_ohbench.gateway.upstream import Tally, UpstreamUnreachable, send, token_of, upstream_base, upstream_headers, upstream_url
 from pytest_ohbench.gateway.usage import (
@@ -138,6 +141,7 @@ class Gateway:
         self._settled = threading.Condition(self._lock)
         self._client = httpx.Client(timeout=httpx.Timeout(timeout, connect=10.0), follow_redirects=False)
         self._http: BackgroundHTTPServer | None = None
+        self._unix: BackgroundUnixHTTPServer | None = None
 
     @property
     def url(self) -> str:
@@ -146,15 +150,28 @@ class Gateway:
             raise RuntimeError("the LLM gateway is not started")
         return self._http.url
 
+    @property
+    def socket_path(self) -> Path:
+        """The unix socket it also serves on: what sealed agent containers reach (runtime/sealed.py)."""
+        if self._unix is None:
+            raise RuntimeError("the LLM gateway is not started")
+        return self._unix.path
+
     def start(self) -> Gateway:
         if self._http is None:
             self._http = BackgroundHTTPServer(self.host, self.requested_port, _handler(self), "ohbench-llm-gateway")
+            try:
+                self._unix = BackgroundUnixHTTPServer(_handler(self), "ohbench-llm-gateway-unix")
+            except BaseException:
+                self.stop()
+                raise
         return self
 
     def stop(self) -> None:
-        if self._http is not None:
-            self._http.stop()
-            self._http = None
+        for server in (self._http, self._unix):
+            if server is not None:
+                server.stop()
+        self._http = self._unix = None
         self._client.close()
 
     def __enter__(self) -> Gateway:

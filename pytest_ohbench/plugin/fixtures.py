@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,14 +23,14 @@ from pytest_ohbench.core.outcomes import Outcome
 from pytest_ohbench.core.record import TaskRecord, bounded, failure_reason, format_verdict
 from pytest_ohbench.core.suite import SuiteConfig
 from pytest_ohbench.core.task import Task
-from pytest_ohbench.gateway.client import ItemLease
+from pytest_ohbench.gateway.client import GatewayAccess, ItemLease
 from pytest_ohbench.kinds.base import CheckContext, checker_for
 from pytest_ohbench.kinds.judge.judge import failing_lines
-from pytest_ohbench.plugin.gateway import settle_llm
+from pytest_ohbench.plugin.gateway import ACCESS_KEY, settle_llm
 from pytest_ohbench.plugin.lifecycle import COMING_ITEMS, record_for, stage, stopped_by_timeout
 from pytest_ohbench.plugin.state import run_state
 from pytest_ohbench.runtime.base import Runtime, host_text
-from pytest_ohbench.runtime.provider import BuildFailed, RuntimeProvider
+from pytest_ohbench.runtime.provider import BuildFailed, RuntimeProvider, Sealed
 from pytest_ohbench.runtime.workspace import copy_inputs, extract_patch, strip_history
 
 
@@ -129,6 +130,23 @@ def ohbench_image(
     return found.name
 
 
+def agent_network(agent: BaseAgent, suite: SuiteConfig, gateway: GatewayAccess | None, allow_internet: bool) -> str | Sealed:
+    """The network of `agent`'s workspace: "host", "none" or a `Sealed` one.
+
+    The host's when the run (--ohbench-allow-internet) or the suite (container.network: host;
+    a Harbor task's `allow_internet = true`) opts in. Otherwise an agent that calls its LLM from
+    inside (needs_network) gets a sealed one: loopback only, and the run's gateway at its usual
+    URL through a relay; any other agent gets none at all.
+    """
+    if allow_internet or suite.container.network == "host":
+        return "host"
+    if not agent.needs_network or gateway is None or not gateway.socket:
+        return "none"  # no LLM called from inside, or no gateway this run (`command` without --llm-config)
+    port = urllib.parse.urlsplit(gateway.url).port
+    assert port is not None, gateway.url
+    return Sealed(Path(gateway.socket), port)
+
+
 @pytest.fixture
 def ohbench_runtime(
     request: pytest.FixtureRequest,
@@ -148,12 +166,14 @@ def ohbench_runtime(
             image = ohbench_agent.prepare(provider, image)
         except BuildFailed as exc:
             raise HarnessError(Outcome.BUILD_ERROR, f"agent image over {image}: {exc}") from None
+    network = agent_network(ohbench_agent, ohbench_suite, request.config.stash.get(ACCESS_KEY, None),
+                            run_state(request.config).settings.allow_internet)
+    # Recorded as it is: a runtime without isolation runs the agent with the host's network.
+    ohbench_record.network = ("sealed" if isinstance(network, Sealed) else network) if provider.isolated else "host"
     with stage(ohbench_record, "container"):
         # The check's workspace starts now too, in the background, while the agent runs.
         runtime = provider.start_agent(
-            request.node.nodeid, ohbench_task, ohbench_suite, image,
-            # A CLI agent calls its LLM from inside the container: host loopback only.
-            network="host" if ohbench_agent.needs_network else None,
+            request.node.nodeid, ohbench_task, ohbench_suite, image, network=network,
             mounts=ohbench_agent.mounts(), check_ahead=prestarts_check(ohbench_task), prepare=prepare_ahead,
         )
     try:

@@ -12,6 +12,7 @@ beside them.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -77,14 +78,14 @@ def configure_gateway(config: pytest.Config) -> None:
     gateway.start()
     config.add_cleanup(gateway.stop)
     config.stash[GATEWAY_KEY] = gateway
-    config.stash[ACCESS_KEY] = GatewayAccess(gateway.url, gateway.admin_secret)
+    config.stash[ACCESS_KEY] = GatewayAccess(gateway.url, gateway.admin_secret, str(gateway.socket_path))
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
     """xdist controller: hand the gateway's address to every worker."""
     access = node.config.stash.get(ACCESS_KEY, None)
-    node.workerinput[WORKER_GATEWAY] = None if access is None else {"url": access.url, "admin_secret": access.admin_secret}
+    node.workerinput[WORKER_GATEWAY] = None if access is None else dataclasses.asdict(access)
 
 
 def run_spent(config: pytest.Config, results_path: Path) -> float:

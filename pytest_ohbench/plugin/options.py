@@ -126,6 +126,8 @@ OPTIONS: tuple[Option, ...] = (
            metavar="RUN"),
     Option(("--ohbench-llm-retries",), "ohbench_llm_retries", "times the LLM gateway retries an upstream 429/5xx answer, with backoff",
            type=non_negative_int, ini=True, default=3, metavar="N"),
+    Option(("--ohbench-allow-internet",), "ohbench_allow_internet", "agents' containers get the host's network (its services, the "
+           "internet) instead of a sealed one that reaches only the run's LLM gateway", action="store_true"),
     Option(("--ohbench-runtime",), "ohbench_runtime", "where tasks run: docker, local (a temp folder, no isolation: prompt and "
            "GitTaskBench tasks) or a runtime a plug-in registers", ini=True, default="docker", metavar="NAME"),
     Option(("--ohbench-docker-host",), "ohbench_docker_hosts", "a Docker engine to run tasks on (unix://, tcp:// with DOCKER_TLS_*, "

@@ -53,6 +53,7 @@ class Settings:
     flaky: tuple[str, ...] = ()  # instance ids / patterns the `instance` gate ignores
     progress: int | None = None  # a progress line every N items; None: automatic; 0: none
     llm_record: bool = False  # --ohbench-llm-record: cassettes in the run folder
+    allow_internet: bool = False  # --ohbench-allow-internet: agents' containers on the host's network
     llm_replay: str | None = None  # --ohbench-llm-replay RUN: answer the LLM from RUN's cassettes
     llm_retries: int = 3  # --ohbench-llm-retries: upstream 429/5xx retried by the gateway
     docker_hosts: tuple[str, ...] = ()  # --ohbench-docker-host, in order; () means DOCKER_HOST
@@ -137,6 +138,7 @@ def build_settings(config: pytest.Config) -> Settings:
         flaky=_flaky(config),
         progress=value(config, "ohbench_progress"),
         llm_record=value(config, "ohbench_llm_record"),
+        allow_internet=value(config, "ohbench_allow_internet"),
         llm_replay=value(config, "ohbench_llm_replay"),
         llm_retries=value(config, "ohbench_llm_retries"),
         docker_hosts=tuple(dict.fromkeys(value(config, "ohbench_docker_hosts"))),

@@ -2,7 +2,8 @@
 
 For users without Docker (`--ohbench-runtime local`). There is no isolation: the agent's
 commands run as the user running pytest, with the host's tools, and can read anything that
-user can. What the harness keeps is the order: the check files reach the folder only after
+user can; nor is the network sealed: an agent reaches whatever the host reaches, not only
+the run's LLM gateway. What the harness keeps is the order: the check files reach the folder only after
 the agent has finished, as in a container.
 
 The folder `root` stands for the container's `/`: an absolute path the harness names
@@ -29,7 +30,7 @@ from pytest_ohbench.core.errors import HarnessError
 from pytest_ohbench.core.kinds import kind_named, registered
 from pytest_ohbench.core.outcomes import Outcome
 from pytest_ohbench.runtime.base import ExecResult, Runtime
-from pytest_ohbench.runtime.provider import Mount, Prepare, RuntimeProvider
+from pytest_ohbench.runtime.provider import Mount, Network, Prepare, RuntimeProvider
 
 if TYPE_CHECKING:
     from pytest_ohbench.core.suite import SuiteConfig
@@ -196,9 +197,10 @@ class LocalProvider(RuntimeProvider):
     isolated = False
 
     def start_agent(
-        self, key: str, task: "Task", suite: "SuiteConfig", image: str | None, *, network: str | None = None,
+        self, key: str, task: "Task", suite: "SuiteConfig", image: str | None, *, network: Network = None,
         mounts: list[Mount] | None = None, check_ahead: bool = False, prepare: Prepare | None = None,
     ) -> Runtime:
+        # No network of its own to seal or open: the agent is a host process with the host's network.
         return start_local(task, suite, self.settings.run_id)
 
     def check_runtime(self, key: str, task: "Task", suite: "SuiteConfig", *, cpuset: str | None = None,

@@ -20,6 +20,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from pytest_ohbench.core.machine import is_alive
 from pytest_ohbench.runtime.base import Runtime
 
 if TYPE_CHECKING:
@@ -46,6 +47,23 @@ class Mount:
     source: Path
     target: str
     read_only: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class Sealed:
+    """An agent workspace's network that reaches one host service and nothing else (runtime/sealed.py).
+
+    Inside, loopback only; on 127.0.0.1:`port` a relay to the host's unix socket `socket`
+    (the run's LLM gateway, which listens on the same port number on the host's 127.0.0.1,
+    so an agent's URL is the same either way).
+    """
+
+    socket: Path
+    port: int
+
+
+# A workspace's network: "none", "host" (the host's own), a Sealed one, or None for the suite's.
+Network = str | Sealed | None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,11 +128,14 @@ class RuntimeProvider:
         raise BuildFailed(f"the {self.name} runtime cannot build agent trees (use --ohbench-runtime docker)")
 
     def start_agent(
-        self, key: str, task: "Task", suite: "SuiteConfig", image: str | None, *, network: str | None = None,
+        self, key: str, task: "Task", suite: "SuiteConfig", image: str | None, *, network: Network = None,
         mounts: list[Mount] | None = None, check_ahead: bool = False, prepare: Prepare | None = None,
     ) -> Runtime:
         """Item `key`'s agent workspace from `image`; with `check_ahead`, its check workspace too,
-        in the background while the agent works (`prepare` runs on it before it is handed out)."""
+        in the background while the agent works (`prepare` runs on it before it is handed out).
+
+        `network`: None for the suite's (container.network), "none", "host", or a `Sealed` one
+        (only the gateway); a runtime that cannot isolate (`isolated` False) ignores it."""
         raise NotImplementedError
 
     def check_runtime(self, key: str, task: "Task", suite: "SuiteConfig", *, cpuset: str | None = None,
@@ -148,15 +169,6 @@ def controller_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def is_alive(pid: int) -> bool:
-    """True while process `pid` exists on this host."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process: alive
-    return True
 
 
 def controller_alive(owner: str) -> bool:

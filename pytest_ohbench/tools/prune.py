@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pytest_ohbench.agents.openhands.install import cache_dir
+from pytest_ohbench.core.machine import cache_dir
 from pytest_ohbench.core.suite import memory_bytes
 from pytest_ohbench.report.run_folder import IN_USE_FILE, LATEST_LINK, RESULTS_FILE
 from pytest_ohbench.runtime.docker.prune import (

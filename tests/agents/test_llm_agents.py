@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import shlex
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_agent import CLI_TEMPLATE
 
 from pytest_ohbench.tools.testing.llm_server import ScriptedLLMServer, credential_hash
 
@@ -143,28 +143,13 @@ def test_unknown_section_is_a_usage_error(pytester: pytest.Pytester, swe_suite: 
     assert "config.toml: no section [llm.o3] (sections: llm, llm.gpt)" in result.stderr.str()
 
 
-# A tiny CLI agent: asks the LLM (URL and key from the environment) what to run, runs it.
-CLI_AGENT = r'''
-import json, os, subprocess, sys, urllib.request
-prompt = open(sys.argv[1]).read()
-body = {"model": os.environ["LLM_MODEL"], "messages": [{"role": "user", "content": prompt}]}
-request = urllib.request.Request(os.environ["LLM_BASE_URL"] + "/chat/completions", json.dumps(body).encode(),
-                                 {"Content-Type": "application/json", "Authorization": "Bearer " + os.environ["LLM_API_KEY"]})
-command = json.loads(urllib.request.urlopen(request, timeout=30).read())["choices"][0]["message"]["content"]
-print("running:", command)
-sys.exit(subprocess.call(command, shell=True))
-'''
-
-
 def test_command_agent_runs_a_cli_in_the_container(pytester: pytest.Pytester, swe_suite: Path, base_image: str) -> None:
     script = {"scripts": [{"match": TRUNCATE_ISSUE, "responses": [{"content": FIX}]}]}
-    # The CLI is the inline script; braces doubled for the template's str.format.
-    template = "python3 -c " + shlex.quote(CLI_AGENT.replace("{", "{{").replace("}", "}}")) + " {prompt_file}"
     with ScriptedLLMServer(script) as server:
         write_config(pytester.path / "config.toml", server)
         result = pytester.runpytest_subprocess(
             "suites", "-k", "textkit-2", "--agent", "command", "--llm-config", "gpt",
-            "--ohbench-command", template,
+            "--ohbench-command", CLI_TEMPLATE,
         )
         assert [r.get("body", {}).get("model") for r in server.requests] == ["openai/gpt-4o"]
         # The CLI's LLM_API_KEY was its token; the gateway sent the real key upstream.

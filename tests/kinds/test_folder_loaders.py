@@ -184,6 +184,22 @@ def copy_harbor_task(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize(
+    "allow, suite_network, network",
+    [("true", "none", "host"), ("false", "host", "none"), (None, "host", "host"), (None, "none", "none")],
+)
+def test_allow_internet_sets_the_task_s_network_else_the_suite_s(
+    tmp_path: Path, allow: str | None, suite_network: str, network: str
+) -> None:
+    """true: the host's network (agents are not sealed); false: none, whatever the suite says."""
+    task_dir = copy_harbor_task(tmp_path)
+    toml = (task_dir / "task.toml").read_text().replace("allow_internet = false\n", "")
+    (task_dir / "task.toml").write_text(toml + (f"allow_internet = {allow}\n" if allow else ""))
+    suite = folder_suite(tmp_path, "harbor")
+    suite.container.network = suite_network
+    assert harbor.load_task(task_dir, suite)[1].container.network == network
+
+
+@pytest.mark.parametrize(
     "edit, message",
     [
         ("[agent]\ntimeout_sec = \"ten\"\n", "agent.timeout_sec must be a number, got 'ten'"),

@@ -139,6 +139,8 @@ def test_the_bundled_datasets_use_only_known_fields(pytester: pytest.Pytester) -
         ("container: {cpus: true}", "container.cpus: expected a number, got True"),
         ("container: {memory: lots}", "container.memory: invalid memory size 'lots' (expected e.g. 512m or 2g)"),
         ("container: {workdir: [a]}", "container.workdir: expected a string, got ['a']"),
+        ("container: {network: bridge}", "container.network: expected none (sealed: an agent reaches the run's LLM "
+         "gateway only) or host (the host's network, the internet included), got 'bridge'"),
         ("timeouts: {tests: '30'}", "timeouts.tests: expected a number, got '30'"),
         ("image: {pull: maybe}", "image.pull: expected true or false, got 'maybe'"),
         ("image: {build_args: [A]}", "image.build_args: expected a mapping, got ['A']"),

@@ -4,8 +4,8 @@ OpenHands and its Python live in one read-only tree per machine and version (see
 agent_tree.py), bind-mounted into the task container: nothing is built per task image, and
 the image needs no Python of its own. OpenHands runs headless there with `runtime = "cli"`,
 so its commands and edits happen in the task's own workspace with the image's own tools,
-and calls the --llm-config section's model (host networking: a server on 127.0.0.1 is
-reachable). Status, cost and tokens come from its saved trajectory; the patch is the
+and calls the --llm-config section's model through the run's gateway (a sealed network:
+the gateway and nothing else). Status, cost and tokens come from its saved trajectory; the patch is the
 workspace's diff.
 """
 

@@ -22,6 +22,7 @@ from packaging.requirements import Requirement
 
 from pytest_ohbench.agents.base import DEFAULT_OPENHANDS_VERSION
 from pytest_ohbench.core.errors import last_line
+from pytest_ohbench.core.machine import cache_dir
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -44,11 +45,6 @@ TARGET = {
 
 class WheelhouseError(RuntimeError):
     """The wheelhouse could not be made; the message says what to pass instead."""
-
-
-def cache_dir() -> Path:
-    """Where wheelhouses are kept (OHBENCH_CACHE_DIR, else ~/.cache/pytest-ohbench)."""
-    return Path(os.environ.get("OHBENCH_CACHE_DIR") or Path.home() / ".cache" / "pytest-ohbench")
 
 
 def _pip_download(*args: str) -> None:

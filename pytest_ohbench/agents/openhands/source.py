@@ -53,11 +53,11 @@ from pytest_ohbench.agents.openhands.install import (
     REQUIREMENTS,
     TARGET,
     WheelhouseError,
-    cache_dir,
     fill_locked_wheelhouse,
     uv_binary,
 )
 from pytest_ohbench.core.errors import last_line
+from pytest_ohbench.core.machine import cache_dir
 from pytest_ohbench.runtime.provider import BuildFailed, Mount, RuntimeProvider
 
 if sys.version_info >= (3, 11):

@@ -10,7 +10,9 @@
 `tests/` reaches the container as `/tests` only after the agent finished; the verifier runs
 there with `bash /tests/test.sh`. The task passes iff its reward is at least 1. Keys of
 task.toml this harness does not use are accepted and ignored; the ones it uses are checked
-for their type. Containers never get the internet, whatever `allow_internet` says.
+for their type. `[environment] allow_internet = true` gives the task's containers the host's
+network (suite.yaml `container.network: host`), `false` none; without it the suite's setting
+holds (by default none: an agent that calls its LLM from inside reaches only the run's gateway).
 """
 
 from __future__ import annotations
@@ -136,6 +138,14 @@ def _memory(environment: dict[str, Any]) -> str | None:
     return None
 
 
+def _network(environment: dict[str, Any], suite_network: str) -> str:
+    """container.network for a task: allow_internet opts in to the host's network (or out), else the suite's."""
+    allow = environment.get("allow_internet")
+    if allow is None:
+        return suite_network
+    return "host" if allow else "none"
+
+
 def _env_exports(env: dict[str, Any]) -> str:
     return "".join(f"export {shlex.quote(str(k))}={shlex.quote(str(v))}; " for k, v in env.items())
 
@@ -167,7 +177,7 @@ def load_task(task_dir: Path, suite: SuiteConfig) -> tuple[Task, SuiteConfig]:
         suite.container,
         cpus=float(environment.get("cpus", suite.container.cpus)),
         memory=_memory(environment) or suite.container.memory,
-        network="none",  # never the internet; a CLI agent still gets host loopback
+        network=_network(environment, suite.container.network),
         workdir=workdir,
     )
     solution = task_dir / "solution"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import docker
@@ -36,12 +37,15 @@ from pytest_ohbench.runtime.provider import (
     BuildFailed,
     ImageInfo,
     Mount,
+    Network,
     Prepare,
     RuntimeProvider,
     RuntimeSettings,
     RuntimeUnavailable,
+    Sealed,
     choose_cpuset,
 )
+from pytest_ohbench.runtime.sealed import relay_binary, relay_command, sealed_mounts
 
 
 def volumes(mounts: list[Mount]) -> dict[str, dict[str, str]]:
@@ -51,12 +55,21 @@ def volumes(mounts: list[Mount]) -> dict[str, dict[str, str]]:
 
 def start_container(
     client: docker.DockerClient, image: str, task: Task, suite: SuiteConfig, settings: RuntimeSettings, *,
-    network: str | None = None, cpuset: str | None = None, mounts: list[Mount] | None = None, name_suffix: str = "",
+    network: Network = None, cpuset: str | None = None, mounts: list[Mount] | None = None, name_suffix: str = "",
+    relay: Path | None = None,
 ) -> DockerRuntime:
     """A fresh task container from `image` with the suite's limits (infra_error on failure).
 
-    `cpuset` pins it to those CPUs instead of the suite's CPU quota (timing runs).
+    `cpuset` pins it to those CPUs instead of the suite's CPU quota (timing runs). A `Sealed`
+    network is `--network none` plus the relay (`relay`: its binary on this host) as the main
+    command's wrapper, with its binary and the gateway's socket folder mounted read-only.
     """
+    mounts, wrapper = list(mounts or []), None
+    if isinstance(network, Sealed):
+        assert relay is not None, "a sealed network needs the relay binary"
+        mounts += sealed_mounts(network, relay)
+        wrapper = relay_command(network)
+        network = "none"
     try:
         return DockerRuntime.start(
             client,
@@ -69,7 +82,8 @@ def start_container(
             network=network or suite.container.network,
             controller=settings.controller,
             cpuset_cpus=cpuset,
-            volumes=volumes(mounts or []),
+            volumes=volumes(mounts),
+            wrapper=wrapper,
         )
     except (docker.errors.DockerException, ValueError) as exc:
         raise HarnessError(Outcome.INFRA_ERROR, f"cannot start a container from {image}: {exc}") from None
@@ -224,14 +238,20 @@ class DockerProvider(RuntimeProvider):
         return start
 
     def start_agent(
-        self, key: str, task: Task, suite: SuiteConfig, image: str | None, *, network: str | None = None,
+        self, key: str, task: Task, suite: SuiteConfig, image: str | None, *, network: Network = None,
         mounts: list[Mount] | None = None, check_ahead: bool = False, prepare: Prepare | None = None,
     ) -> Runtime:
         assert image is not None, "the Docker runtime runs tasks in their image"
+        relay = None
+        if isinstance(network, Sealed):
+            try:
+                relay = relay_binary()  # built once per machine, before any slot is taken
+            except BuildFailed as exc:
+                raise HarnessError(Outcome.INFRA_ERROR, f"sealed network: {exc}") from None
         later = self._check_starter(task, suite, image, prepare) if check_ahead else None
-        return self.manager.start(
-            key, lambda: start_container(self.client, image, task, suite, self.settings, network=network, mounts=mounts), later
-        )
+        return self.manager.start(key, lambda: start_container(
+            self.client, image, task, suite, self.settings, network=network, mounts=mounts, relay=relay,
+        ), later)
 
     def check_runtime(self, key: str, task: Task, suite: SuiteConfig, *, cpuset: str | None = None,
                       prepare: Prepare | None = None) -> Runtime:

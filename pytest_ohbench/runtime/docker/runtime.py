@@ -21,9 +21,9 @@ import docker.utils
 from docker.models.containers import Container
 from docker.types import LogConfig
 
+from pytest_ohbench.core.machine import is_alive
 from pytest_ohbench.runtime.base import TIMEOUT_EXIT_CODES, ExecResult, under_timeout
 from pytest_ohbench.runtime.docker.channel import ChannelBroken, ChannelHolder, ShellChannel, channel_enabled, main_command
-from pytest_ohbench.runtime.provider import is_alive
 
 RUN_LABEL = "ohbench.run_id"
 INSTANCE_LABEL = "ohbench.instance_id"
@@ -92,18 +92,22 @@ class DockerRuntime:
         controller: str = "",
         cpuset_cpus: str | None = None,
         volumes: dict[str, dict[str, str]] | None = None,
+        wrapper: list[str] | None = None,
     ) -> "DockerRuntime":
         """Start a container whose main process, the command channel's shell, waits for commands.
 
         `cpuset_cpus` ("1", "0-1") pins it to those CPUs (timing runs: no migrations).
+        `wrapper`: an argv put before the main command, which it must run in its place (the
+        sealed network's relay: it listens first, then execs the shell).
         """
         # The main process is the command channel's shell (channel.py), attached to before
         # the start; with the channel off, an idle sleep.
         end_token = f"ohbench-channel-ended-{secrets.token_hex(8)}"
         use_channel = channel_enabled()
+        main = main_command(end_token) if use_channel else ["sleep", "infinity"]
         container = client.containers.create(
             image,
-            command=main_command(end_token) if use_channel else ["sleep", "infinity"],
+            command=[*(wrapper or []), *main],
             name=container_name(run_id, instance_id),
             labels={RUN_LABEL: run_id, INSTANCE_LABEL: instance_id, CONTROLLER_LABEL: controller},
             init=True,  # reaps the zombies that killed commands leave behind
