@@ -26,7 +26,7 @@ import pytest
 from cli_agent import CLI_TEMPLATE
 from conftest import REPO_ROOT
 from llm_client_image import llm_client_image
-from sealed_probe import PROBE_CONFTEST, HostServer, assert_sealed, read_probe
+from sealed_probe import PROBE_CONFTEST, HostServer, assert_sealed, outside_targets, read_probe
 
 from pytest_ohbench.runtime.sealed import RELAY, SOCKET_DIR
 from pytest_ohbench.tools.testing.llm_server import ScriptedLLMServer
@@ -39,11 +39,23 @@ FIX_TRUNCATE = "sed -i 's/width - len(ellipsis) + 1]/width - len(ellipsis)]/' te
 FIX_TOUCHING = ("sed -i 's/self.start < other.end and other.start < self.end/"
                 "self.start <= other.end and other.start <= self.end/' intervals/core.py")
 
+@pytest.fixture(scope="module")
+def other_container(docker_client: docker.DockerClient, base_image: str) -> Iterator[docker.models.containers.Container]:
+    """A container on the default bridge: a sealed container must not reach it (it only sleeps)."""
+    container = docker_client.containers.run(base_image, ["sleep", "600"], detach=True, remove=True,
+                                              labels={"ohbench.test": "sealed-network"})
+    yield container
+    container.kill()
+
+
 @pytest.fixture
-def host_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[HostServer]:
-    """A server on the host's 127.0.0.1 that a sealed container must not reach (its port for the probe)."""
+def host_server(monkeypatch: pytest.MonkeyPatch, docker_client: docker.DockerClient,
+                other_container: docker.models.containers.Container) -> Iterator[HostServer]:
+    """A server on the host's 127.0.0.1 that a sealed container must not reach (its port for the
+    probe), and the other addresses the probe tries (the host's own, another container's)."""
     server = HostServer()
     monkeypatch.setenv("PROBE_HOST_PORT", str(server.port))
+    monkeypatch.setenv("PROBE_TARGETS", outside_targets(docker_client, other_container, server.port))
     yield server
     server.close()
 
