@@ -3,12 +3,13 @@
 Real Docker, real agent processes, the scripted LLM server as the gateway's upstream. Each
 run probes the agent's own container from inside before the agent starts
 (sealed_probe.PROBE_CONFTEST): only `lo`, no route, the host's 127.0.0.1 refused (a server
-the test runs there counts the connections it gets), the agent's base_url answering through
-the relay. Then the agent's own LLM calls go through it (metered) and the item is judged as
-usual: `command` (a CLI of its own), OpenHands (its tree mounted), a CLI installed in the image,
-mini (which calls its LLM from the host: its container gets no network at all), and a Harbor
-task, whose `allow_internet = true` opts in to the host's network as --ohbench-allow-internet
-and suite.yaml `container.network: host` do.
+the test runs there counts the connections it gets), the host's other addresses, another
+container's and a public one refused at once, the agent's base_url answering through the
+relay. Then the agent's own LLM calls go through it (metered) and the item is judged as
+usual: `command` (a CLI of its own), OpenHands (its tree mounted), a CLI installed in the
+image, mini (which calls its LLM from the host: its container gets no network at all), and
+a Harbor task, whose `allow_internet = true` opts in to the host's network as
+--ohbench-allow-internet and suite.yaml `container.network: host` do.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ TOUCHING_ISSUE = "Touching intervals do not overlap"
 FIX_TRUNCATE = "sed -i 's/width - len(ellipsis) + 1]/width - len(ellipsis)]/' textkit/wrap.py"
 FIX_TOUCHING = ("sed -i 's/self.start < other.end and other.start < self.end/"
                 "self.start <= other.end and other.start <= self.end/' intervals/core.py")
+
 
 @pytest.fixture(scope="module")
 def other_container(docker_client: docker.DockerClient, base_image: str) -> Iterator[docker.models.containers.Container]:
