@@ -23,8 +23,7 @@ from pytest_ohbench.core.record import TaskRecord, bounded, failure_reason, form
 from pytest_ohbench.core.suite import SuiteConfig
 from pytest_ohbench.core.task import Task
 from pytest_ohbench.gateway.client import ItemLease
-from pytest_ohbench.kinds.base import CheckContext, checker_for
-from pytest_ohbench.kinds.judge.judge import failing_lines
+from pytest_ohbench.kinds.base import CheckContext, checker_for, record_check
 from pytest_ohbench.plugin.gateway import settle_llm
 from pytest_ohbench.plugin.lifecycle import COMING_ITEMS, record_for, stage, stopped_by_timeout
 from pytest_ohbench.plugin.state import run_state
@@ -345,14 +344,7 @@ def ohbench_outcome(
             # so the test body fails it (raised from this fixture it would be a pytest error).
             record.set_outcome(Outcome.TEST_TIMEOUT, f"{str(exc).splitlines()[0]} during stage check")
             return TaskOutcome(record, "the item ran past its time limit while its tests ran", logs)
-    record.tests, record.check = result.tests, result.details
-    # The record's reason names the failing tests too (the terminal prints them from the grade).
-    failing = failing_lines(result.grade) if result.grade is not None else []
-    record.reason = failure_reason(result.outcome, result.reason, "; ".join([*failing, result.detail] if result.detail else failing))
-    record.set_aside, record.flags = result.set_aside, result.flags
-    if result.grade is not None:
-        record.fail_to_pass, record.pass_to_pass = result.grade.fail_to_pass, result.grade.pass_to_pass
-    record.set_outcome(result.outcome)
+    record_check(record, result)
     annotate = getattr(checker, "annotate_record", None)
     if annotate is not None:
         annotate(record, ohbench_llm)
