@@ -87,6 +87,11 @@ class TestSettings:
             raise ValueError(f"test.infrastructure: {problem}")
 
 
+# Every task container's time zone, hash seed and locale, so that two runs of one task see the
+# same clock zone, set and dict orders and string collation (suite.yaml container.env changes them).
+REPRODUCIBLE_ENV = {"TZ": "UTC", "PYTHONHASHSEED": "0", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+
+
 @dataclasses.dataclass
 class ContainerSettings:
     """Limits and placement of task containers."""
@@ -95,6 +100,14 @@ class ContainerSettings:
     memory: str | int = "2g"  # "512m", "2g", or bytes
     network: str = "none"  # "none" or "host" (host loopback only)
     workdir: str = "/testbed"
+    # Over REPRODUCIBLE_ENV, key by key; a null value leaves that variable to the image.
+    env: dict[str, str | None] = dataclasses.field(default_factory=dict)
+
+    @property
+    def environment(self) -> dict[str, str]:
+        """Every task container's environment: the fixed defaults, then the suite's `env`."""
+        merged: dict[str, str | None] = {**REPRODUCIBLE_ENV, **self.env}
+        return {key: value for key, value in merged.items() if value is not None}
 
 
 @dataclasses.dataclass

@@ -39,6 +39,8 @@ from pytest_ohbench.plugin.session_setup import (
     load_baseline,
     load_llm_sections,
     output_limit_warnings,
+    preflight,
+    preflight_file,
     prepare_openhands,
     prepare_runtime,
     resume_target,
@@ -229,14 +231,38 @@ NO_AGENT = (
 )
 
 
+@pytest.hookimpl(tryfirst=True)  # a worker's finding is written before xdist tells the controller it collected
 def pytest_collection_finish(session: pytest.Session) -> None:
     state = run_state(session.config)
-    # Workers leave this to the controller: an error raised there would crash the worker.
-    if not state.is_controller or not state.tasks_collected or session.config.option.collectonly:
+    if not state.tasks_collected or session.config.option.collectonly:
+        return
+    if not state.is_controller:
+        # Workers leave errors to the controller (one raised here would crash the worker); every
+        # worker collects the same items, so the first one checks them for it.
+        if getattr(session.config, "workerinput", {}).get("workerid") == "gw0":
+            preflight_file(state.run_id).write_text(images_problem(session, state) or "", encoding="utf-8")
         return
     if state.agent is None:
         raise pytest.UsageError(NO_AGENT)
     prepare_engine(session.config)
+    problem = images_problem(session, state)
+    if problem:
+        raise pytest.UsageError(problem)
+
+
+def images_problem(session: pytest.Session, state: RunState) -> str | None:
+    """--ohbench-preflight: the images of the selected items that cannot be had, as one message
+    naming the files as they open from where pytest ran (None: all can, or no check)."""
+    if not state.settings.preflight or state.agent is None or state.agent not in agent_names():
+        return None
+    try:
+        agent = load_agent(state.agent)(state.settings.agent)
+    except AgentConfigError:
+        return None  # said at configure time
+    needs = [(item.ohbench_task, item.ohbench_suite) for item in session.items
+             if isinstance(item, TaskItem) and agent.needs_image(item.ohbench_task)]
+    problem = preflight(state.settings.runtime, state.runtime_settings(), needs)
+    return state.shown_text(problem) if problem else None
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -254,6 +280,12 @@ def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
         prepare_engine(config)
     except pytest.UsageError as exc:
         pytest.exit(f"ERROR: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
+    finding = preflight_file(run_state(config).run_id)
+    if run_state(config).settings.preflight and node.gateway.id == "gw0" and finding.is_file():  # the first worker's preflight, before any item is sent
+        problem = finding.read_text(encoding="utf-8")
+        finding.unlink()
+        if problem:
+            pytest.exit(f"ERROR: {problem}", returncode=pytest.ExitCode.USAGE_ERROR)
 
 
 def prepare_engine(config: pytest.Config) -> None:

@@ -128,6 +128,9 @@ OPTIONS: tuple[Option, ...] = (
            type=non_negative_int, ini=True, default=3, metavar="N"),
     Option(("--ohbench-runtime",), "ohbench_runtime", "where tasks run: docker, local (a temp folder, no isolation: prompt and "
            "GitTaskBench tasks) or a runtime a plug-in registers", ini=True, default="docker", metavar="NAME"),
+    Option(("--ohbench-preflight",), "ohbench_preflight", "on: before the first item, check that every image the selected items "
+           "need is here, in a tar, pullable or buildable, and stop with the list of those that are not; off: find out item by item",
+           ini=True, default="on", choices=("on", "off"), metavar="MODE"),
     Option(("--ohbench-docker-host",), "ohbench_docker_hosts", "a Docker engine to run tasks on (unix://, tcp:// with DOCKER_TLS_*, "
            "ssh://); repeat to spread xdist workers over several (default: DOCKER_HOST)", type=docker_host, action="append", default=[],
            ini=True, ini_type="linelist", metavar="URL"),
