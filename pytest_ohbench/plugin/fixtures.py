@@ -17,6 +17,7 @@ import pytest
 
 from pytest_ohbench.agents.base import AgentContext, AgentResult, AgentStatus, BaseAgent, load_agent
 from pytest_ohbench.core.errors import HarnessError, TaskFailed
+from pytest_ohbench.core.failures import OOM_AGENT
 from pytest_ohbench.core.llm import LLMConfig, unreachable_reason
 from pytest_ohbench.core.outcomes import Outcome
 from pytest_ohbench.core.record import TaskRecord, bounded, failure_reason, format_verdict
@@ -27,7 +28,7 @@ from pytest_ohbench.kinds.base import CheckContext, checker_for, record_check
 from pytest_ohbench.plugin.gateway import settle_llm
 from pytest_ohbench.plugin.lifecycle import COMING_ITEMS, record_for, stage, stopped_by_timeout
 from pytest_ohbench.plugin.state import run_state
-from pytest_ohbench.runtime.base import Runtime, host_text
+from pytest_ohbench.runtime.base import Runtime, host_text, oom_kills
 from pytest_ohbench.runtime.provider import BuildFailed, RuntimeProvider
 from pytest_ohbench.runtime.workspace import copy_inputs, extract_patch, strip_history
 
@@ -123,7 +124,7 @@ def ohbench_image(
         try:
             found = ohbench_runtime_provider.image(ohbench_task, ohbench_suite)
         except BuildFailed as exc:
-            raise HarnessError(Outcome.BUILD_ERROR, str(exc)) from None
+            raise HarnessError(Outcome.BUILD_ERROR, str(exc), exc.failure_class) from None
     ohbench_record.image, ohbench_record.image_source, ohbench_record.image_id = found.name, found.source, found.id
     return found.name
 
@@ -146,7 +147,7 @@ def ohbench_runtime(
         try:
             image = ohbench_agent.prepare(provider, image)
         except BuildFailed as exc:
-            raise HarnessError(Outcome.BUILD_ERROR, f"agent image over {image}: {exc}") from None
+            raise HarnessError(Outcome.BUILD_ERROR, f"agent image over {image}: {exc}", exc.failure_class) from None
     with stage(ohbench_record, "container"):
         # The check's workspace starts now too, in the background, while the agent runs.
         runtime = provider.start_agent(
@@ -255,6 +256,8 @@ def ohbench_agent_run(
             raise HarnessError(
                 Outcome.AGENT_ERROR, f"agent {ohbench_agent.name} crashed: {type(exc).__name__}: {exc}"
             ) from None
+        if oom_kills(runtime):  # the agent's work was cut by the container's memory limit
+            ohbench_record.failure_class = OOM_AGENT
         if result.patch is None and runtime is not None and ohbench_task.base_commit and result.status != AgentStatus.ERROR:
             result.patch = extract_patch(runtime, ohbench_task.base_commit)
     record = ohbench_record

@@ -16,9 +16,11 @@ from _pytest.runner import runtestprotocol
 from pytest_ohbench.agents.base import AgentConfigError, agent_names, load_agent
 from pytest_ohbench.agents.replay import PredictionsError, load_predictions, prediction_warnings
 from pytest_ohbench.core.errors import HarnessError, TaskFailed
+from pytest_ohbench.core.failures import llm_class, retried
 from pytest_ohbench.core.llm import redact
 from pytest_ohbench.core.outcomes import Outcome
 from pytest_ohbench.core.record import utc_now
+from pytest_ohbench.core.suite import memory_bytes
 from pytest_ohbench.plugin import collect_folders, fixtures
 from pytest_ohbench.plugin import gateway as gateway_plugin
 from pytest_ohbench.plugin.collect import (
@@ -35,6 +37,7 @@ from pytest_ohbench.plugin.collect import (
 from pytest_ohbench.plugin.controller import RunController
 from pytest_ohbench.plugin.lifecycle import COMING_ITEMS, RECORD_KEY, TimeoutWatch, coming_items, record_for, stopped_by_timeout
 from pytest_ohbench.plugin.options import add_options
+from pytest_ohbench.plugin.retries import earlier_try, next_settings
 from pytest_ohbench.plugin.session_setup import (
     load_baseline,
     load_llm_sections,
@@ -334,22 +337,36 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
-    """--ohbench-retries N: rerun an item whose outcome is a harness error, reporting the last try."""
+    """--ohbench-retries N: rerun an item that failed for an infrastructure cause (core/failures.py),
+    an OOM-killed agent stage with twice the memory; the last try is reported."""
     # The coming items' check containers can start while this one is checked (fixtures.py).
     item.stash[COMING_ITEMS] = coming_items(item, nextitem)
     retries = run_state(item.config).settings.retries
     if not isinstance(item, TaskItem) or not retries:
         return None
     item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
-    for retry in range(retries + 1):
-        # Between tries tear down only the item's own fixtures (nextitem=item).
-        last = retry == retries
-        reports = runtestprotocol(item, nextitem=nextitem if last else item, log=False)
-        record = record_for(item)
-        if last or not record.outcome.harness_error:
-            break
-        del item.stash[RECORD_KEY]  # a fresh record for the next try
-        record_for(item).retries = retry + 1
+    original = item.ohbench_suite
+    history: list[dict[str, Any]] = []
+    try:
+        for retry in range(retries + 1):
+            # Between tries everything is torn down (nextitem None): with nextitem=item pytest
+            # would keep the item set up, its fixtures' values (the agent's container, the
+            # outcome) or its setup error, and the next try would only repeat them.
+            last = retry == retries
+            reports = runtestprotocol(item, nextitem=nextitem if last else None, log=False)
+            record = record_for(item)
+            settings = next_settings(record, item.ohbench_suite, original)
+            if last or not retried(record) or settings is None:
+                break
+            history.append(earlier_try(record))
+            item.ohbench_suite = settings
+            del item.stash[RECORD_KEY]  # a fresh record for the next try
+            record = record_for(item)
+            record.retries, record.retry_history = retry + 1, list(history)
+            if settings.container.memory != original.container.memory:
+                record.memory = memory_bytes(settings.container.memory)
+    finally:
+        item.ohbench_suite = original
     for report in reports:
         item.ihook.pytest_runtest_logreport(report=report)
     item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
@@ -363,6 +380,7 @@ def _classify(item: pytest.Item, excinfo: pytest.ExceptionInfo[BaseException]) -
     if isinstance(error, TaskFailed) or record.stage == "done":
         return
     if isinstance(error, HarnessError):
+        record.failure_class = error.failure_class or record.failure_class
         record.set_outcome(error.outcome, error.message)
     elif stopped_by_timeout(item, error):
         outcome = {"agent": Outcome.AGENT_TIMEOUT, "check": Outcome.TEST_TIMEOUT}.get(record.stage, Outcome.INFRA_ERROR)
@@ -389,6 +407,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         record = record_for(item)
         if record.stage != "done":  # skipped, or stopped before anything judged it
             record.set_outcome(Outcome.NOT_RUN, "the item did not run")
+        # A resolved item did not fail; a failure whose cause no stage named may be the LLM's.
+        record.failure_class = "" if record.resolved else record.failure_class or llm_class(record)
         record.finished_at = utc_now()
         record.durations["total"] = round(call.stop - item.stash.get(STARTED_KEY, call.start), 3)
         # No api_key leaves the worker: not in the record, nor in the failure text.

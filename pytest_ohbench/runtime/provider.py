@@ -36,7 +36,12 @@ class RuntimeUnavailable(Exception):
 
 
 class BuildFailed(Exception):
-    """An image or an agent tree could not be made (the message is one line)."""
+    """An image or an agent tree could not be made (the message is one line; `failure_class`:
+    its infrastructure cause, core/failures.py, "" for none)."""
+
+    def __init__(self, message: str, failure_class: str = "") -> None:
+        super().__init__(message)
+        self.failure_class = failure_class
 
 
 @dataclasses.dataclass(frozen=True)

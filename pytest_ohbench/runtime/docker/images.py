@@ -14,6 +14,7 @@ import docker.errors
 from filelock import FileLock
 
 from pytest_ohbench.core.errors import HarnessError
+from pytest_ohbench.core.failures import IMAGE_PULL, OOM_BUILD
 from pytest_ohbench.core.machine import LOCK_DIR
 from pytest_ohbench.core.outcomes import Outcome
 from pytest_ohbench.core.suite import ImageSettings, SuiteConfig
@@ -167,7 +168,9 @@ def build_cached(
         except docker.errors.BuildError as exc:
             tail = "".join(str(c.get("stream", c.get("error", ""))) for c in exc.build_log)[-400:]
             last = [line for line in tail.splitlines() if line.strip()][-1:] or [str(exc)]
-            raise HarnessError(Outcome.BUILD_ERROR, f"build of {tag} failed: {last[0]}") from None
+            # A step killed with SIGKILL (137): the kernel's OOM killer, as far as a build log tells.
+            killed = OOM_BUILD if "code: 137" in last[0] or "exit code: 137" in str(exc) else ""
+            raise HarnessError(Outcome.BUILD_ERROR, f"build of {tag} failed: {last[0]}", killed) from None
     _BUILT[key] = (fingerprint, ResolvedImage(tag, "cached", built.id))
     return ResolvedImage(tag, "build", built.id)
 
@@ -231,6 +234,7 @@ def resolve_image(
         Outcome.BUILD_ERROR,
         f"{task.location}: no image for {task.instance_id}: {name or 'no image name'} is not local"
         f"{pull_error}, and the suite has no Dockerfile to build",
+        IMAGE_PULL if pull_error else "",
     )
 
 

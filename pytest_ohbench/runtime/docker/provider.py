@@ -18,6 +18,7 @@ import docker
 import docker.errors
 
 from pytest_ohbench.core.errors import HarnessError, last_line
+from pytest_ohbench.core.failures import ENGINE
 from pytest_ohbench.core.outcomes import Outcome
 from pytest_ohbench.core.suite import SuiteConfig
 from pytest_ohbench.core.task import Task
@@ -73,7 +74,8 @@ def start_container(
             volumes=volumes(mounts or []),
         )
     except (docker.errors.DockerException, ValueError) as exc:
-        raise HarnessError(Outcome.INFRA_ERROR, f"cannot start a container from {image}: {exc}") from None
+        cause = ENGINE if isinstance(exc, docker.errors.DockerException) else ""
+        raise HarnessError(Outcome.INFRA_ERROR, f"cannot start a container from {image}: {exc}", cause) from None
 
 
 def engine_pinning(client: docker.DockerClient, setting: str) -> dict[str, Any]:
@@ -236,7 +238,7 @@ class DockerProvider(RuntimeProvider):
                 self.settings.image_prefix, self.settings.image_tars,
             )
         except docker.errors.DockerException as exc:
-            raise BuildFailed(f"image for {task.instance_id}: {exc}") from None
+            raise BuildFailed(f"image for {task.instance_id}: {exc}", ENGINE) from None
         found = resolved.id
         if found is None:
             found = self.image_id(resolved.name)
