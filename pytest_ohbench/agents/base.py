@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     from pytest_ohbench.core.llm import LLMConfig
-    from pytest_ohbench.core.task import Reference, TaskView
+    from pytest_ohbench.core.task import Reference, Task, TaskView
     from pytest_ohbench.runtime.base import Runtime
     from pytest_ohbench.runtime.provider import Mount, RuntimeProvider
 
@@ -125,6 +125,11 @@ class BaseAgent:
 
     def __init__(self, settings: AgentSettings) -> None:
         self.settings = settings
+
+    def needs_image(self, task: "Task") -> bool:
+        """Whether `task`'s item may need its image (its container, or a patch to check): the
+        pre-flight check of images (--ohbench-preflight) asks; False only when it surely does not."""
+        return True
 
     def uses_runtime(self, reference: "Reference | None") -> bool:
         """Whether this item needs the agent's container (the oracle's depends on the task)."""

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_ohbench.agents.base import AgentConfigError, AgentContext, AgentResult, AgentSettings, AgentStatus, BaseAgent
+from pytest_ohbench.core.task import Task
 
 
 class PredictionsError(ValueError):
@@ -108,6 +109,13 @@ class ReplayAgent(BaseAgent):
         if settings.predictions is None:
             raise AgentConfigError("--agent replay needs --ohbench-predictions FILE")
         self.path = settings.predictions
+
+    def needs_image(self, task: Task) -> bool:
+        """An instance without a prediction, or with an empty one, is judged without a container."""
+        try:
+            return bool(load_predictions(self.path).get(task.instance_id, "").strip())
+        except (OSError, PredictionsError):
+            return True  # the item reports the file's problem itself
 
     def run(self, context: AgentContext) -> AgentResult:
         task = context.task

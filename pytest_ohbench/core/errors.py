@@ -49,10 +49,11 @@ class HarnessError(OhbenchError):
     Raised from fixtures, so pytest reports it as an error, not a failure.
     """
 
-    def __init__(self, outcome: Outcome, message: str) -> None:
+    def __init__(self, outcome: Outcome, message: str, failure_class: str = "") -> None:
         super().__init__(message)
         self.outcome = outcome
         self.message = message
+        self.failure_class = failure_class  # an infrastructure cause (core/failures.py), "" for none
 
 
 class TaskFailed(OhbenchError):

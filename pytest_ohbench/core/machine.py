@@ -58,4 +58,5 @@ def machine_facts() -> dict[str, Any]:
         "usable_cpus": usable,
         "load_avg": load,
         "platform": platform.platform(),
+        "kernel": platform.release(),
     }

@@ -38,7 +38,12 @@ class TaskRecord:
     agent: str = ""
     model: str | None = None  # LLM config section name; None for agents without an LLM
     attempt: int = 1  # 1..k with --ohbench-attempts k
-    retries: int = 0  # harness-error reruns this record took (--ohbench-retries)
+    retries: int = 0  # reruns this record took for an infrastructure failure (--ohbench-retries)
+    # The infrastructure cause of a failure (core/failures.py: oom_agent, engine, ...), "" for none.
+    failure_class: str = ""
+    # The earlier tries of a retried item: outcome, failure class, error and memory limit of each.
+    retry_history: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    memory: int | None = None  # the containers' memory limit in bytes when a retry raised the suite's
     instruction: str = ""  # the prompt the agent got
     outcome: Outcome = Outcome.INFRA_ERROR  # overwritten as soon as the item is judged
     resolved: bool = False

@@ -92,6 +92,10 @@ class TestSettings:
 # shares the host's network (its services on 127.0.0.1, the internet where the host has it).
 NETWORKS = ("none", "host")
 
+# Every task container's time zone, hash seed and locale, so that two runs of one task see the
+# same clock zone, set and dict orders and string collation (suite.yaml container.env changes them).
+REPRODUCIBLE_ENV = {"TZ": "UTC", "PYTHONHASHSEED": "0", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+
 
 @dataclasses.dataclass
 class ContainerSettings:
@@ -101,6 +105,14 @@ class ContainerSettings:
     memory: str | int = "2g"  # "512m", "2g", or bytes
     network: str = "none"  # one of NETWORKS
     workdir: str = "/testbed"
+    # Over REPRODUCIBLE_ENV, key by key; a null value leaves that variable to the image.
+    env: dict[str, str | None] = dataclasses.field(default_factory=dict)
+
+    @property
+    def environment(self) -> dict[str, str]:
+        """Every task container's environment: the fixed defaults, then the suite's `env`."""
+        merged: dict[str, str | None] = {**REPRODUCIBLE_ENV, **self.env}
+        return {key: value for key, value in merged.items() if value is not None}
 
     def __post_init__(self) -> None:
         if self.network not in NETWORKS:

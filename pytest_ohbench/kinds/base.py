@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pytest_ohbench.core.kinds import kind_named
 from pytest_ohbench.core.outcomes import Outcome
-from pytest_ohbench.kinds.judge.grading import Grade
+from pytest_ohbench.core.record import TaskRecord, failure_reason
+from pytest_ohbench.kinds.judge.grading import Grade, failing_lines
 
 if TYPE_CHECKING:
     from pytest_ohbench.agents.base import AgentResult
@@ -64,13 +65,28 @@ class Checker(Protocol):
 
     # Optional: `prestart` (True: judges in a fresh container, worth starting ahead),
     # `prepare_ahead(runtime, task)` (work on that container before it is handed out) and
-    # `annotate_record(record, llm)` (adds to record.check once the outcome is set).
+    # `annotate_record(record, llm)` (adds to record.check once the outcome is set) and
+    # `regrade(record, log_dir, skip_rule)` (the CheckResult its saved logs give offline, or
+    # None when they cannot be judged again: python -m pytest_ohbench regrade).
 
 
 def checker_for(task: "Task") -> Checker:
     """The checker of the task's kind; LookupError for a kind that is not installed."""
     checker: Checker = kind_named(task.kind).checker()
     return checker
+
+
+def record_check(record: TaskRecord, result: CheckResult) -> None:
+    """Put a check's result in the item's record and set its outcome (the live check and an
+    offline re-grade both record here)."""
+    record.tests, record.check = result.tests, result.details
+    # The record's reason names the failing tests too (the terminal prints them from the grade).
+    failing = failing_lines(result.grade) if result.grade is not None else []
+    record.reason = failure_reason(result.outcome, result.reason, "; ".join([*failing, result.detail] if result.detail else failing))
+    record.set_aside, record.flags = result.set_aside, result.flags
+    if result.grade is not None:
+        record.fail_to_pass, record.pass_to_pass = result.grade.fail_to_pass, result.grade.pass_to_pass
+    record.set_outcome(result.outcome)
 
 
 def write_log(log_dir: Path, name: str, text: str) -> None:

@@ -162,11 +162,14 @@ class RunController:
         """This run's run.json, from its settings and the records (under xdist only workers collect)."""
         datasets = {self.state.rootpath / record.dataset for record in records if record.dataset}
         timeouts: dict[str, dict[str, float]] = {}
+        environments: dict[str, dict[str, str]] = {}
         for dataset in datasets:
             suite = load_suite(dataset.parent) if dataset.is_file() else None
             if suite is not None:
                 timeouts[suite.name] = dataclasses.asdict(suite.timeouts)
-        return run_info(self.state.settings, self.state.llms, datasets, timeouts, records, self.state.rootpath)
+                environments[suite.name] = suite.container.environment
+        engines = runtime_named(self.state.settings.runtime).facts(self.state.runtime_settings())
+        return run_info(self.state.settings, self.state.llms, datasets, timeouts, records, self.state.rootpath, environments, engines)
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         """Remove any container this session still has labeled with its run (crashes, Ctrl-C, killed workers)."""

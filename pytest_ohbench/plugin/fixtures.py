@@ -18,18 +18,18 @@ import pytest
 
 from pytest_ohbench.agents.base import AgentContext, AgentResult, AgentStatus, BaseAgent, load_agent
 from pytest_ohbench.core.errors import HarnessError, TaskFailed
+from pytest_ohbench.core.failures import OOM_AGENT
 from pytest_ohbench.core.llm import LLMConfig, unreachable_reason
 from pytest_ohbench.core.outcomes import Outcome
 from pytest_ohbench.core.record import TaskRecord, bounded, failure_reason, format_verdict
 from pytest_ohbench.core.suite import SuiteConfig
 from pytest_ohbench.core.task import Task
 from pytest_ohbench.gateway.client import GatewayAccess, ItemLease
-from pytest_ohbench.kinds.base import CheckContext, checker_for
-from pytest_ohbench.kinds.judge.judge import failing_lines
+from pytest_ohbench.kinds.base import CheckContext, checker_for, record_check
 from pytest_ohbench.plugin.gateway import ACCESS_KEY, settle_llm
 from pytest_ohbench.plugin.lifecycle import COMING_ITEMS, record_for, stage, stopped_by_timeout
 from pytest_ohbench.plugin.state import run_state
-from pytest_ohbench.runtime.base import Runtime, host_text
+from pytest_ohbench.runtime.base import Runtime, host_text, oom_kills
 from pytest_ohbench.runtime.provider import BuildFailed, RuntimeProvider, Sealed
 from pytest_ohbench.runtime.workspace import copy_inputs, extract_patch, strip_history
 
@@ -125,7 +125,7 @@ def ohbench_image(
         try:
             found = ohbench_runtime_provider.image(ohbench_task, ohbench_suite)
         except BuildFailed as exc:
-            raise HarnessError(Outcome.BUILD_ERROR, str(exc)) from None
+            raise HarnessError(Outcome.BUILD_ERROR, str(exc), exc.failure_class) from None
     ohbench_record.image, ohbench_record.image_source, ohbench_record.image_id = found.name, found.source, found.id
     return found.name
 
@@ -165,7 +165,7 @@ def ohbench_runtime(
         try:
             image = ohbench_agent.prepare(provider, image)
         except BuildFailed as exc:
-            raise HarnessError(Outcome.BUILD_ERROR, f"agent image over {image}: {exc}") from None
+            raise HarnessError(Outcome.BUILD_ERROR, f"agent image over {image}: {exc}", exc.failure_class) from None
     network = agent_network(ohbench_agent, ohbench_suite, request.config.stash.get(ACCESS_KEY, None),
                             run_state(request.config).settings.allow_internet)
     # Recorded as it is: a runtime without isolation runs the agent with the host's network.
@@ -276,6 +276,8 @@ def ohbench_agent_run(
             raise HarnessError(
                 Outcome.AGENT_ERROR, f"agent {ohbench_agent.name} crashed: {type(exc).__name__}: {exc}"
             ) from None
+        if oom_kills(runtime):  # the agent's work was cut by the container's memory limit
+            ohbench_record.failure_class = OOM_AGENT
         if result.patch is None and runtime is not None and ohbench_task.base_commit and result.status != AgentStatus.ERROR:
             result.patch = extract_patch(runtime, ohbench_task.base_commit)
     record = ohbench_record
@@ -365,14 +367,7 @@ def ohbench_outcome(
             # so the test body fails it (raised from this fixture it would be a pytest error).
             record.set_outcome(Outcome.TEST_TIMEOUT, f"{str(exc).splitlines()[0]} during stage check")
             return TaskOutcome(record, "the item ran past its time limit while its tests ran", logs)
-    record.tests, record.check = result.tests, result.details
-    # The record's reason names the failing tests too (the terminal prints them from the grade).
-    failing = failing_lines(result.grade) if result.grade is not None else []
-    record.reason = failure_reason(result.outcome, result.reason, "; ".join([*failing, result.detail] if result.detail else failing))
-    record.set_aside, record.flags = result.set_aside, result.flags
-    if result.grade is not None:
-        record.fail_to_pass, record.pass_to_pass = result.grade.fail_to_pass, result.grade.pass_to_pass
-    record.set_outcome(result.outcome)
+    record_check(record, result)
     annotate = getattr(checker, "annotate_record", None)
     if annotate is not None:
         annotate(record, ohbench_llm)

@@ -16,9 +16,11 @@ from _pytest.runner import runtestprotocol
 from pytest_ohbench.agents.base import AgentConfigError, agent_names, load_agent
 from pytest_ohbench.agents.replay import PredictionsError, load_predictions, prediction_warnings
 from pytest_ohbench.core.errors import HarnessError, TaskFailed
+from pytest_ohbench.core.failures import llm_class, retried
 from pytest_ohbench.core.llm import redact
 from pytest_ohbench.core.outcomes import Outcome
 from pytest_ohbench.core.record import utc_now
+from pytest_ohbench.core.suite import memory_bytes
 from pytest_ohbench.plugin import collect_folders, fixtures
 from pytest_ohbench.plugin import gateway as gateway_plugin
 from pytest_ohbench.plugin.collect import (
@@ -35,10 +37,13 @@ from pytest_ohbench.plugin.collect import (
 from pytest_ohbench.plugin.controller import RunController
 from pytest_ohbench.plugin.lifecycle import COMING_ITEMS, RECORD_KEY, TimeoutWatch, coming_items, record_for, stopped_by_timeout
 from pytest_ohbench.plugin.options import add_options
+from pytest_ohbench.plugin.retries import earlier_try, next_settings
 from pytest_ohbench.plugin.session_setup import (
     load_baseline,
     load_llm_sections,
     output_limit_warnings,
+    preflight,
+    preflight_file,
     prepare_openhands,
     prepare_runtime,
     resume_target,
@@ -229,14 +234,38 @@ NO_AGENT = (
 )
 
 
+@pytest.hookimpl(tryfirst=True)  # a worker's finding is written before xdist tells the controller it collected
 def pytest_collection_finish(session: pytest.Session) -> None:
     state = run_state(session.config)
-    # Workers leave this to the controller: an error raised there would crash the worker.
-    if not state.is_controller or not state.tasks_collected or session.config.option.collectonly:
+    if not state.tasks_collected or session.config.option.collectonly:
+        return
+    if not state.is_controller:
+        # Workers leave errors to the controller (one raised here would crash the worker); every
+        # worker collects the same items, so the first one checks them for it.
+        if getattr(session.config, "workerinput", {}).get("workerid") == "gw0":
+            preflight_file(state.run_id).write_text(images_problem(session, state) or "", encoding="utf-8")
         return
     if state.agent is None:
         raise pytest.UsageError(NO_AGENT)
     prepare_engine(session.config)
+    problem = images_problem(session, state)
+    if problem:
+        raise pytest.UsageError(problem)
+
+
+def images_problem(session: pytest.Session, state: RunState) -> str | None:
+    """--ohbench-preflight: the images of the selected items that cannot be had, as one message
+    naming the files as they open from where pytest ran (None: all can, or no check)."""
+    if not state.settings.preflight or state.agent is None or state.agent not in agent_names():
+        return None
+    try:
+        agent = load_agent(state.agent)(state.settings.agent)
+    except AgentConfigError:
+        return None  # said at configure time
+    needs = [(item.ohbench_task, item.ohbench_suite) for item in session.items
+             if isinstance(item, TaskItem) and agent.needs_image(item.ohbench_task)]
+    problem = preflight(state.settings.runtime, state.runtime_settings(), needs)
+    return state.shown_text(problem) if problem else None
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -254,6 +283,12 @@ def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
         prepare_engine(config)
     except pytest.UsageError as exc:
         pytest.exit(f"ERROR: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
+    finding = preflight_file(run_state(config).run_id)
+    if run_state(config).settings.preflight and node.gateway.id == "gw0" and finding.is_file():  # the first worker's preflight, before any item is sent
+        problem = finding.read_text(encoding="utf-8")
+        finding.unlink()
+        if problem:
+            pytest.exit(f"ERROR: {problem}", returncode=pytest.ExitCode.USAGE_ERROR)
 
 
 def prepare_engine(config: pytest.Config) -> None:
@@ -302,22 +337,36 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
-    """--ohbench-retries N: rerun an item whose outcome is a harness error, reporting the last try."""
+    """--ohbench-retries N: rerun an item that failed for an infrastructure cause (core/failures.py),
+    an OOM-killed agent stage with twice the memory; the last try is reported."""
     # The coming items' check containers can start while this one is checked (fixtures.py).
     item.stash[COMING_ITEMS] = coming_items(item, nextitem)
     retries = run_state(item.config).settings.retries
     if not isinstance(item, TaskItem) or not retries:
         return None
     item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
-    for retry in range(retries + 1):
-        # Between tries tear down only the item's own fixtures (nextitem=item).
-        last = retry == retries
-        reports = runtestprotocol(item, nextitem=nextitem if last else item, log=False)
-        record = record_for(item)
-        if last or not record.outcome.harness_error:
-            break
-        del item.stash[RECORD_KEY]  # a fresh record for the next try
-        record_for(item).retries = retry + 1
+    original = item.ohbench_suite
+    history: list[dict[str, Any]] = []
+    try:
+        for retry in range(retries + 1):
+            # Between tries everything is torn down (nextitem None): with nextitem=item pytest
+            # would keep the item set up, its fixtures' values (the agent's container, the
+            # outcome) or its setup error, and the next try would only repeat them.
+            last = retry == retries
+            reports = runtestprotocol(item, nextitem=nextitem if last else None, log=False)
+            record = record_for(item)
+            settings = next_settings(record, item.ohbench_suite, original)
+            if last or not retried(record) or settings is None:
+                break
+            history.append(earlier_try(record))
+            item.ohbench_suite = settings
+            del item.stash[RECORD_KEY]  # a fresh record for the next try
+            record = record_for(item)
+            record.retries, record.retry_history = retry + 1, list(history)
+            if settings.container.memory != original.container.memory:
+                record.memory = memory_bytes(settings.container.memory)
+    finally:
+        item.ohbench_suite = original
     for report in reports:
         item.ihook.pytest_runtest_logreport(report=report)
     item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
@@ -331,6 +380,7 @@ def _classify(item: pytest.Item, excinfo: pytest.ExceptionInfo[BaseException]) -
     if isinstance(error, TaskFailed) or record.stage == "done":
         return
     if isinstance(error, HarnessError):
+        record.failure_class = error.failure_class or record.failure_class
         record.set_outcome(error.outcome, error.message)
     elif stopped_by_timeout(item, error):
         outcome = {"agent": Outcome.AGENT_TIMEOUT, "check": Outcome.TEST_TIMEOUT}.get(record.stage, Outcome.INFRA_ERROR)
@@ -357,6 +407,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         record = record_for(item)
         if record.stage != "done":  # skipped, or stopped before anything judged it
             record.set_outcome(Outcome.NOT_RUN, "the item did not run")
+        # A resolved item did not fail; a failure whose cause no stage named may be the LLM's.
+        record.failure_class = "" if record.resolved else record.failure_class or llm_class(record)
         record.finished_at = utc_now()
         record.durations["total"] = round(call.stop - item.stash.get(STARTED_KEY, call.start), 3)
         # No api_key leaves the worker: not in the record, nor in the failure text.

@@ -102,7 +102,8 @@ OPTIONS: tuple[Option, ...] = (
            type=non_negative_float, ini=True, default=3.0, shown_default="config.toml's [core] max_budget_per_task, else 3", metavar="USD"),
     Option(("--ohbench-attempts",), "ohbench_attempts", "run every task K times (items <id>[aN]) and report pass@k", type=positive_int,
            default=1, metavar="K"),
-    Option(("--ohbench-retries",), "ohbench_retries", "rerun an item that ended in a harness error up to N times; never a judged one",
+    Option(("--ohbench-retries",), "ohbench_retries", "rerun an item that failed for an infrastructure cause (OOM kill, image pull, engine, "
+           "LLM 5xx) up to N times, an OOM-killed agent with twice the memory (at most 4x the suite's); never a judged failure",
            type=non_negative_int, default=0, metavar="N"),
     Option(("--ohbench-max-cost",), "ohbench_max_cost", "budget of the whole run in USD: once spent, no new task starts (the rest are not_run)",
            type=non_negative_float, metavar="USD"),
@@ -130,6 +131,9 @@ OPTIONS: tuple[Option, ...] = (
            "internet) instead of a sealed one that reaches only the run's LLM gateway", action="store_true"),
     Option(("--ohbench-runtime",), "ohbench_runtime", "where tasks run: docker, local (a temp folder, no isolation: prompt and "
            "GitTaskBench tasks) or a runtime a plug-in registers", ini=True, default="docker", metavar="NAME"),
+    Option(("--ohbench-preflight",), "ohbench_preflight", "on: before the first item, check that every image the selected items "
+           "need is here, in a tar, pullable or buildable, and stop with the list of those that are not; off: find out item by item",
+           ini=True, default="on", choices=("on", "off"), metavar="MODE"),
     Option(("--ohbench-docker-host",), "ohbench_docker_hosts", "a Docker engine to run tasks on (unix://, tcp:// with DOCKER_TLS_*, "
            "ssh://); repeat to spread xdist workers over several (default: DOCKER_HOST)", type=docker_host, action="append", default=[],
            ini=True, ini_type="linelist", metavar="URL"),

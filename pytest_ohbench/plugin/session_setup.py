@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,8 @@ from pytest_ohbench.agents.openhands.source import (
 )
 from pytest_ohbench.core.errors import HarnessError
 from pytest_ohbench.core.llm import LLMConfig, LLMConfigError, load_llm_config
+from pytest_ohbench.core.suite import SuiteConfig
+from pytest_ohbench.core.task import Task
 from pytest_ohbench.plugin.controller import Baseline
 from pytest_ohbench.plugin.settings import Settings
 from pytest_ohbench.report.batch import kept_on_resume
@@ -190,3 +193,19 @@ def prepare_runtime(name: str, settings: RuntimeSettings) -> list[str]:
         return runtime_named(name).prepare_session(settings)
     except RuntimeUnavailable as exc:
         raise pytest.UsageError(str(exc)) from None
+
+
+def preflight(name: str, settings: RuntimeSettings, needs: Sequence[tuple[Task, SuiteConfig]]) -> str | None:
+    """--ohbench-preflight: why the selected items cannot all start (the images that cannot be
+    had, one line each), or None when they can."""
+    missing = runtime_named(name).missing_images(settings, needs)
+    if not missing:
+        return None
+    return (f"preflight: {len(missing)} image(s) the selected items need cannot be had; no item was run "
+            "(--ohbench-preflight off runs them anyway):\n" + "\n".join(f"  {line}" for line in missing))
+
+
+def preflight_file(run_id: str) -> Path:
+    """Where an xdist worker leaves its preflight's finding for the controller (workers collect, the
+    controller does not): outside the run folder, which does not exist before the first result."""
+    return Path(tempfile.gettempdir()) / f"ohbench-preflight-{run_id}.txt"

@@ -58,6 +58,7 @@ class Settings:
     llm_retries: int = 3  # --ohbench-llm-retries: upstream 429/5xx retried by the gateway
     docker_hosts: tuple[str, ...] = ()  # --ohbench-docker-host, in order; () means DOCKER_HOST
     max_containers: int | None = None  # --ohbench-max-containers: per engine, shared by all workers
+    preflight: bool = True  # --ohbench-preflight: every image checked before the first item
     # Options over a kind's suite.yaml section, by section (--ohbench-perf-*: perf); only the given ones.
     section_overrides: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
     # The OpenHands run_infer knobs (their environment variables are the defaults).
@@ -143,6 +144,7 @@ def build_settings(config: pytest.Config) -> Settings:
         llm_retries=value(config, "ohbench_llm_retries"),
         docker_hosts=tuple(dict.fromkeys(value(config, "ohbench_docker_hosts"))),
         max_containers=value(config, "ohbench_max_containers"),
+        preflight=value(config, "ohbench_preflight") != "off",
         section_overrides={"perf": {
             key: found
             for key, found in (

@@ -1,9 +1,11 @@
 """run.json: what a run was made of, so that unlike runs are never compared silently.
 
 Plugin and agent versions, the model sections (without secrets), limits, a hash of every
-dataset file, the image each task ran in (id, and whether it was built, loaded, pulled or
-found) and the machine (CPU model, cores, load). The compare gate lists every difference
-between the baseline's run.json and this one (the machine aside).
+dataset file, the image each task ran in (its id, the digest of its content, and whether it
+was built, loaded, pulled or found), each suite's container environment (time zone, hash
+seed, locale), the engines (version, kernel) and the machine (CPU model, cores, load,
+kernel). The compare gate lists every difference between the baseline's run.json and this
+one (engines and machine aside).
 """
 
 from __future__ import annotations
@@ -76,8 +78,11 @@ def run_info(
     timeouts: dict[str, dict[str, float]],
     records: Iterable[TaskRecord] = (),
     rootpath: Path | None = None,
+    environments: dict[str, dict[str, str]] | None = None,
+    engines: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The run.json document (plain JSON, no secrets)."""
+    """The run.json document (plain JSON, no secrets). `environments`: each suite's container
+    environment; `engines`: what the runtime says of where tasks ran (versions, kernel)."""
 
     def shown(path: Path) -> str:
         try:
@@ -111,7 +116,10 @@ def run_info(
         },
         "datasets": {shown(path): file_sha256(path) for path in sorted(set(datasets)) if path.is_file()},
         "images": dict(sorted(images.items())),
+        # TZ, PYTHONHASHSEED and locale of every task container, by suite (core/suite.py).
+        "environment": dict(sorted((environments or {}).items())),
         # Where it ran (not compared: a perf record keeps its own, beside its timings).
+        "engines": engines or {},
         "machine": machine_facts(),
     }
 
@@ -133,7 +141,7 @@ def load_run_info(run_dir: Path) -> dict[str, Any] | None:
 
 
 # Compared between runs; when these differ, the runs are not like for like.
-COMPARED = ("plugin_version", "agent", "agent_version", "agent_settings", "models", "limits", "datasets", "images")
+COMPARED = ("plugin_version", "agent", "agent_version", "agent_settings", "models", "limits", "datasets", "images", "environment")
 
 
 def _flatten(value: Any, prefix: str) -> dict[str, Any]:

@@ -91,3 +91,9 @@ def host_text(runtime: object, text: str) -> str:
     # Whole path components only: `/GitTaskBench2` and `x/GitTaskBench` are other paths.
     pattern = re.compile(r"(?<![\w./~-])" + re.escape(workdir) + r"(?![\w.-]*[\w-])")
     return pattern.sub(lambda _: str(getattr(runtime, "workdir", workdir)), text)
+
+
+def oom_kills(runtime: Runtime | None) -> int:
+    """How many of the workspace's commands the kernel killed for its memory limit so far (0
+    where the runtime cannot tell, e.g. the host)."""
+    return int(getattr(runtime, "oom_kills", 0) or 0)

@@ -15,7 +15,7 @@ import dataclasses
 import functools
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -37,7 +37,12 @@ class RuntimeUnavailable(Exception):
 
 
 class BuildFailed(Exception):
-    """An image or an agent tree could not be made (the message is one line)."""
+    """An image or an agent tree could not be made (the message is one line; `failure_class`:
+    its infrastructure cause, core/failures.py, "" for none)."""
+
+    def __init__(self, message: str, failure_class: str = "") -> None:
+        super().__init__(message)
+        self.failure_class = failure_class
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,6 +108,17 @@ class RuntimeProvider:
         """Before any task: the runtime can be used (else RuntimeUnavailable, one line), and what
         killed runs left is removed; returns lines for the user (what was removed)."""
         return []
+
+    @classmethod
+    def missing_images(cls, settings: RuntimeSettings, needs: "Sequence[tuple[Task, SuiteConfig]]") -> list[str]:
+        """Before any task: one line for each image of `needs` that cannot be had (not here, in
+        no tar, not pullable, not buildable), on any of the run's engines; [] when all can."""
+        return []
+
+    @classmethod
+    def facts(cls, settings: RuntimeSettings) -> dict[str, Any]:
+        """What run.json records of where tasks ran (engine versions, kernel), by engine."""
+        return {}
 
     @classmethod
     def finish_session(cls, settings: RuntimeSettings) -> None:

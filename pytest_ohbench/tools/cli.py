@@ -4,10 +4,12 @@
     python -m pytest_ohbench compare BASE RUN --fail EXPR ...   the plugin's gate, offline
     python -m pytest_ohbench list [REPORTS]              run folders with their headline numbers
     python -m pytest_ohbench report RUN [--baseline BASE]   rebuild summary.json and report.html
+    python -m pytest_ohbench regrade RUN [--skip-rule R]  every verdict again from the saved logs
 
 RUN and BASE are a run folder, a run id under --reports (default `reports`) or `latest`.
-Exit codes are pytest's, as the plugin's gate gives them: 0 all gates pass, 1 a gate failed,
-4 a usage error (bad gate expression, no such run, unreadable results), each one line.
+Exit codes are pytest's, as the plugin's gate gives them: 0 all gates pass, 1 a gate failed
+(regrade: an item's logs could not be read), 4 a usage error (bad gate expression, no such
+run, unreadable results), each one line.
 """
 
 from __future__ import annotations
@@ -20,12 +22,15 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from pytest_ohbench.core.record import TaskRecord
+from pytest_ohbench.core.suite import SKIP_RULES
 from pytest_ohbench.plugin.converters import gate_expression
 from pytest_ohbench.report.compare import CompareResult, Gate, compare_runs, parse_gate, read_flaky_file, report_lines, resolve_baseline
 from pytest_ohbench.report.page import REPORT_FILE, write_page
 from pytest_ohbench.report.run_folder import LATEST_LINK, RESULTS_FILE, latest_records, load_records
 from pytest_ohbench.report.run_info import differences, load_run_info
 from pytest_ohbench.report.summary import format_table, load_summary, summarize, write_summary
+from pytest_ohbench.tools.regrade import regrade_run, write_regraded
+from pytest_ohbench.tools.regrade import report_lines as regrade_lines
 
 OK, GATE_FAILED, USAGE_ERROR = 0, 1, 4  # pytest.ExitCode values, without importing pytest
 COMPARE_FILE = "compare.json"
@@ -136,6 +141,23 @@ def cmd_report(args: argparse.Namespace) -> int:
     return GATE_FAILED if result is not None and result.failed else OK
 
 
+def cmd_regrade(args: argparse.Namespace) -> int:
+    folder, records = _run(args.run, args.reports, "run")
+    results = regrade_run(folder, records, args.skip_rule)
+    if args.out is not None:
+        try:
+            write_regraded(folder, args.out, results, _wall(folder))
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"--out {args.out}: {exc}") from None
+    if args.json:
+        print(json.dumps({"run": str(folder), "skip_rule": args.skip_rule, "items": [r.to_dict() for r in results]}, indent=2))
+    else:
+        print("\n".join(regrade_lines(folder, results, args.skip_rule)))
+        if args.out is not None:
+            print(f"wrote the re-graded run to {args.out}")
+    return GATE_FAILED if any(r.problem for r in results) else OK
+
+
 def _headline(folder: Path) -> dict[str, Any]:
     """A run folder's numbers: summary.json when it is newer than results.jsonl, else summarized now."""
     summary = load_summary(folder)
@@ -224,6 +246,16 @@ def build_parser() -> Parser:
     gate_options(report)
     reports_option(report)
     report.set_defaults(func=cmd_report)
+
+    regrade = add("regrade", "Judge every item again from its saved test logs and reports (no Docker); list the changed verdicts.")
+    regrade.add_argument("run", metavar="RUN")
+    regrade.add_argument("--skip-rule", choices=SKIP_RULES, default=None,
+                         help="grade with this skip rule, as --ohbench-skip-rule (default: the one each item was graded with)")
+    regrade.add_argument("--out", type=Path, metavar="DIR",
+                         help="write the re-graded results as a new run folder (results.jsonl, summary.json, run.json) for compare/report")
+    regrade.add_argument("--json", action="store_true", help="print each item's verdict before and after as JSON")
+    reports_option(regrade)
+    regrade.set_defaults(func=cmd_regrade)
     return parser
 
 

@@ -73,7 +73,8 @@ def test_resume_reruns_harness_errors_and_keeps_judged_items(
     pytester: pytest.Pytester, swe_suite: Path, base_image: str
 ) -> None:
     with builds_broken(swe_suite):
-        first = pytester.runpytest_subprocess("suites", "--agent", "oracle", "--ohbench-run-id", "r1", "-k", "not textkit-1")
+        first = pytester.runpytest_subprocess("suites", "--agent", "oracle", "--ohbench-run-id", "r1", "-k", "not textkit-1",
+                                              "--ohbench-preflight", "off")  # a build error per item, not a stop
     first.assert_outcomes(errors=INSTANCES - 1)
     pytester.runpytest_subprocess("suites", "--agent", "oracle", "--ohbench-run-id", "r1", "-k", "textkit-1")  # judged
     assert sorted(r["outcome"] for r in lines(pytester, "r1")) == ["build_error"] * (INSTANCES - 1) + ["resolved"]
@@ -89,12 +90,15 @@ def test_resume_reruns_harness_errors_and_keeps_judged_items(
     assert summary["totals"]["resolved"] == INSTANCES
 
 
-def test_retries_rerun_harness_errors_only(pytester: pytest.Pytester, swe_suite: Path) -> None:
+def test_retries_rerun_infrastructure_failures_only(pytester: pytest.Pytester, swe_suite: Path) -> None:
+    """A build error with no infrastructure cause (the base image is missing) would only fail
+    again: not retried (tests/plugin/test_retries.py has the retried kinds)."""
     with builds_broken(swe_suite):
-        result = pytester.runpytest_subprocess("suites", "-k", "textkit-1", "--agent", "oracle", "--ohbench-retries", "2", "--ohbench-run-id", "t")
+        result = pytester.runpytest_subprocess("suites", "-k", "textkit-1", "--agent", "oracle", "--ohbench-retries", "2", "--ohbench-run-id", "t",
+                                               "--ohbench-preflight", "off")
     result.assert_outcomes(errors=1)
     [record] = lines(pytester, "t")
-    assert (record["outcome"], record["retries"]) == ("build_error", 2)
+    assert (record["outcome"], record["failure_class"], record["retries"]) == ("build_error", "", 0)
     result = pytester.runpytest_subprocess("suites", "-k", "textkit-1", "--agent", "noop", "--ohbench-retries", "2", "--ohbench-run-id", "j")
     result.assert_outcomes(failed=1)
     [record] = lines(pytester, "j")

@@ -61,3 +61,13 @@ def grade(
         _split(pass_to_pass, statuses, P2P_PASSING[skip_rule]),
         skip_rule,
     )
+
+
+def failing_lines(grade_: Grade) -> list[str]:
+    """`FAIL_TO_PASS failing (1/3): a, b` (and PASS_TO_PASS), for the halves with failures."""
+    lines = []
+    for label, half in (("FAIL_TO_PASS", grade_.fail_to_pass), ("PASS_TO_PASS", grade_.pass_to_pass)):
+        if half["failure"]:
+            total = len(half["failure"]) + len(half["success"])
+            lines.append(f"{label} failing ({len(half['failure'])}/{total}): {', '.join(half['failure'][:5])}")
+    return lines

@@ -22,8 +22,10 @@ kinds/judge/integrity.py; each checker cuts it before it applies the patch.
 from __future__ import annotations
 
 import dataclasses
+import re
 import secrets
 import shlex
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -136,7 +138,8 @@ def run_tests(
     """
     junit = uses_junit(settings)
     try:
-        parser = None if junit else get_parser(settings.parser)
+        if not junit:
+            get_parser(settings.parser)  # an unknown parser is the suite's error, before anything runs
     except ValueError as exc:
         raise HarnessError(Outcome.INFRA_ERROR, f"suite.yaml test.parser: {exc}") from None
     if settings.report_file:
@@ -158,12 +161,7 @@ def run_tests(
     if junit:
         if report:
             write_log(log_dir, Path(JUNIT_PATH).name if log_name == "test_output.txt" else f"{Path(log_name).stem}.junit.xml", report)
-        found = read_pytest_junit(report or "", expected)
-        statuses = found.statuses if found is not None else {}
-        run.problem = exit_problem(result.exit_code, statuses, found is not None)
-        if not run.problem and found is not None:
-            run.statuses, run.raised_in = found.statuses, found.raised_in
-        return run
+        return read_results(run, expected, report or "")
     text = output
     if settings.report_file:
         try:
@@ -171,12 +169,52 @@ def run_tests(
             write_log(log_dir, Path(settings.report_file).name, text)
         except FileNotFoundError:
             text = ""
-    assert parser is not None
-    statuses = parser(text)
-    run.problem = exit_problem(result.exit_code, statuses, runner=f"the test command ({settings.parser} results)")
+    return read_results(run, expected, text)
+
+
+def read_results(run: TestRun, expected: Iterable[str], report: str) -> TestRun:
+    """`run`'s statuses from what its runner left, by rules 1 and 4; the live check and an
+    offline re-grade (`saved_run`) both read here.
+
+    `report` is pytest's JUnit XML when `run.source` is "junit", else the text the parser
+    named by `run.source` reads (the output, or the suite's `report_file`).
+    """
+    if run.source == "junit":
+        found = read_pytest_junit(report, expected)
+        statuses = found.statuses if found is not None else {}
+        run.problem = exit_problem(run.exit_code, statuses, found is not None)
+        if not run.problem and found is not None:
+            run.statuses, run.raised_in = found.statuses, found.raised_in
+        return run
+    statuses = get_parser(run.source)(report)
+    run.problem = exit_problem(run.exit_code, statuses, runner=f"the test command ({run.source} results)")
     if not run.problem:
         run.statuses = statuses
     return run
+
+
+# The header run_tests writes above a test run's output: `$ command`, then this line.
+_LOG_HEADER = re.compile(r"^\(exit (-?\d+), (\d+(?:\.\d+)?)s(?:, [^\n]*)?\)\n", re.MULTILINE)
+
+
+def saved_run(log_dir: Path, source: str, log_name: str = "test_output.txt") -> TestRun:
+    """A judged run as run_tests saved it (exit code, time, output), for an offline re-grade;
+    its statuses are not read yet. OSError / ValueError when the log is missing or cut."""
+    text = (log_dir / log_name).read_text(encoding="utf-8")
+    header = _LOG_HEADER.search(text)
+    if not text.startswith("$ ") or header is None:
+        raise ValueError(f"{log_dir / log_name}: no `(exit N, Ts)` line after the command")
+    return TestRun({}, int(header.group(1)), seconds=float(header.group(2)), source=source, output=text[header.end():])
+
+
+def saved_report(log_dir: Path, run: TestRun, report_log: str = "") -> str:
+    """The text `read_results` reads for a saved run: the JUnit report ("" when pytest wrote
+    none), the saved report file, or the output."""
+    name = report_log or (Path(JUNIT_PATH).name if run.source == "junit" else "")
+    if not name:
+        return run.output
+    path = log_dir / name
+    return path.read_text(encoding="utf-8") if path.is_file() else ""
 
 
 @dataclasses.dataclass
@@ -196,16 +234,6 @@ class Judgement:
     def detail(self) -> str:
         """The notes, one line (the verdict prints the failing tests from the grade itself)."""
         return "; ".join(self.notes)
-
-
-def failing_lines(grade_: Grade) -> list[str]:
-    """`FAIL_TO_PASS failing (1/3): a, b` (and PASS_TO_PASS), for the halves with failures."""
-    lines = []
-    for label, half in (("FAIL_TO_PASS", grade_.fail_to_pass), ("PASS_TO_PASS", grade_.pass_to_pass)):
-        if half["failure"]:
-            total = len(half["failure"]) + len(half["success"])
-            lines.append(f"{label} failing ({len(half['failure'])}/{total}): {', '.join(half['failure'][:5])}")
-    return lines
 
 
 def forced_skips(run: TestRun, infrastructure: Infrastructure) -> dict[str, str]:

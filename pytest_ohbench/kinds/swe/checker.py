@@ -22,12 +22,13 @@ import unidiff
 
 from pytest_ohbench.core.errors import HarnessError, last_line
 from pytest_ohbench.core.outcomes import Outcome
-from pytest_ohbench.core.suite import TestSettings
+from pytest_ohbench.core.record import TaskRecord
+from pytest_ohbench.core.suite import DEFAULT_SKIP_RULE, TestSettings
 from pytest_ohbench.core.task import PatchTestsSpec, Task
 from pytest_ohbench.kinds.base import CheckContext, CheckResult, write_log
 from pytest_ohbench.kinds.judge.diffs import split_patch
 from pytest_ohbench.kinds.judge.integrity import Infrastructure, set_aside
-from pytest_ohbench.kinds.judge.judge import TestRun, exit_problem, judge, run_tests
+from pytest_ohbench.kinds.judge.judge import TestRun, exit_problem, judge, read_results, run_tests, saved_report, saved_run
 from pytest_ohbench.kinds.swe.official import OfficialPlan, official_plan, wants_official
 from pytest_ohbench.runtime.base import Runtime, host_path
 from pytest_ohbench.runtime.workspace import STRIP_HISTORY
@@ -304,8 +305,13 @@ def run_official(runtime: Runtime, plan: OfficialPlan, timeout: float, log_dir: 
                   source="swebench", output=result.output)
     if not run.usable:
         return run
-    statuses = plan.parse(result.output)
-    run.problem = exit_problem(result.exit_code, statuses, runner="the official test command") if skip_rule != "official" else None
+    return official_results(run, plan.parse(result.output), skip_rule)
+
+
+def official_results(run: TestRun, statuses: dict[str, str], skip_rule: str) -> TestRun:
+    """`run`'s statuses as the official parser read them: under `strict` its exit code must
+    agree with them (kinds/judge/judge.py); under `official` nothing but that parser counts."""
+    run.problem = exit_problem(run.exit_code, statuses, runner="the official test command") if skip_rule != "official" else None
     if not run.problem:
         run.statuses = statuses
     return run
@@ -343,18 +349,25 @@ def check_patch(
     details: dict[str, Any] = {"skip_rule": rule}
     infrastructure = Infrastructure.for_suite(settings.infrastructure)
     graded_patch, aside = set_aside(patch, infrastructure)
-    notes = [f"set aside as test infrastructure: {', '.join(aside)}"] if aside else []
     if aside:
         write_log(log_dir, "set_aside.txt", "\n".join(aside) + "\n")
     # The agent's code runs in this container too: the script first strips the git history
     # after the base commit, so the real fix cannot be found there.
     prepared = prepare_check(runtime, task, spec, graded_patch, log_dir)
     if not is_empty_patch(graded_patch) and prepared.applied is None:
+        notes = [f"set aside as test infrastructure: {', '.join(aside)}"] if aside else []
         detail = "; ".join([f"git apply, git apply --reject and patch all failed; {prepared.cause}", *notes])
         return CheckResult(Outcome.PATCH_APPLY_FAILED, detail=detail, details=details, set_aside=aside)
     run = run_check_tests(runtime, task, spec, settings, prepared.test_files, test_timeout, log_dir, rule)
     details["test_seconds"] = round(run.seconds, 3)  # the tests' own time: the rest of the item is overhead
     details["results_from"] = run.source
+    # What an offline re-grade needs beyond the record (python -m pytest_ohbench regrade).
+    if settings.report_file and run.source != "swebench":
+        details["report_log"] = Path(settings.report_file).name
+    if settings.infrastructure:
+        details["infrastructure"] = list(settings.infrastructure)
+    if task.repo:
+        details["repo"] = task.repo
     if run.timed_out:
         detail = f"the tests ran past {test_timeout:g}s"
         return CheckResult(Outcome.TEST_TIMEOUT, detail=detail, details=details, set_aside=aside)
@@ -365,10 +378,42 @@ def check_patch(
             "(suite.yaml container.memory)"
         )
         return CheckResult(Outcome.UNRESOLVED, detail=detail, reason=OOM_KILLED, details=details, set_aside=aside)
-    verdict = judge(run, spec.fail_to_pass, spec.pass_to_pass, rule, infrastructure=infrastructure, repo=task.repo)
+    return judged(run, spec.fail_to_pass, spec.pass_to_pass, rule, details, aside, infrastructure)
+
+
+def judged(run: TestRun, fail_to_pass: list[str], pass_to_pass: list[str], rule: str, details: dict[str, Any],
+           aside: list[str], infrastructure: Infrastructure) -> CheckResult:
+    """The check's result for a test run that ended by itself: the judge's verdict."""
+    notes = [f"set aside as test infrastructure: {', '.join(aside)}"] if aside else []
+    verdict = judge(run, fail_to_pass, pass_to_pass, rule, infrastructure=infrastructure, repo=details.get("repo", ""))
     outcome = Outcome.RESOLVED if verdict.resolved else Outcome.UNRESOLVED
     return CheckResult(outcome, run.statuses, verdict.grade, "; ".join([*verdict.notes, *notes]), verdict.reason,
                        details=details, set_aside=aside)
+
+
+def regrade(record: TaskRecord, log_dir: Path, skip_rule: str | None = None) -> CheckResult | None:
+    """The check's result again from the item's saved logs, with no container: the same
+    reading of the runner's report (read_results) and the same judge as the live check.
+
+    `skip_rule` overrides the one the record was graded with. None when the record holds no
+    judged test run (an empty patch, a patch that did not apply, a timeout, an OOM kill, an
+    error). OSError / ValueError when its logs are missing or cut.
+    """
+    source = record.check.get("results_from")
+    if source is None or record.outcome not in (Outcome.RESOLVED, Outcome.UNRESOLVED) or record.reason.startswith(OOM_KILLED):
+        return None
+    rule = skip_rule or record.check.get("skip_rule") or DEFAULT_SKIP_RULE
+    # The expected tests are the record's two halves (their order within each half is kept).
+    fail_to_pass = [*record.fail_to_pass["success"], *record.fail_to_pass["failure"]]
+    pass_to_pass = [*record.pass_to_pass["success"], *record.pass_to_pass["failure"]]
+    run = saved_run(log_dir, source)
+    if source == "swebench":  # the official per-repository parser needs the row: its statuses as recorded
+        official_results(run, dict(record.tests), rule)
+    else:
+        read_results(run, [*fail_to_pass, *pass_to_pass], saved_report(log_dir, run, record.check.get("report_log", "")))
+    details = {**record.check, "skip_rule": rule}
+    infrastructure = Infrastructure.for_suite(record.check.get("infrastructure", []))
+    return judged(run, fail_to_pass, pass_to_pass, rule, details, list(record.set_aside), infrastructure)
 
 
 class PatchTestsChecker:
@@ -380,6 +425,11 @@ class PatchTestsChecker:
     def prepare_ahead(runtime: Runtime, task: Task) -> None:
         """See prepare_ahead(): called on a fresh check container before it is handed out."""
         prepare_ahead(runtime, task)
+
+    @staticmethod
+    def regrade(record: TaskRecord, log_dir: Path, skip_rule: str | None = None) -> CheckResult | None:
+        """See regrade(): the verdict again from the saved logs."""
+        return regrade(record, log_dir, skip_rule)
 
     def check(self, context: CheckContext) -> CheckResult:
         if is_empty_patch(context.patch):

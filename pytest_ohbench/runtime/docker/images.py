@@ -14,11 +14,12 @@ import docker.errors
 from filelock import FileLock
 
 from pytest_ohbench.core.errors import HarnessError
+from pytest_ohbench.core.failures import IMAGE_PULL, OOM_BUILD
 from pytest_ohbench.core.machine import LOCK_DIR
 from pytest_ohbench.core.outcomes import Outcome
 from pytest_ohbench.core.suite import ImageSettings, SuiteConfig
 from pytest_ohbench.core.task import Task
-from pytest_ohbench.runtime.docker.image_tars import load_from_folder, with_prefix
+from pytest_ohbench.runtime.docker.image_tars import load_from_folder, tar_index, with_prefix
 
 BUILD_REPOSITORY = "ohbench-build"
 HASH_LABEL = "ohbench.content_hash"  # on every image the harness builds: what prune may remove
@@ -167,7 +168,9 @@ def build_cached(
         except docker.errors.BuildError as exc:
             tail = "".join(str(c.get("stream", c.get("error", ""))) for c in exc.build_log)[-400:]
             last = [line for line in tail.splitlines() if line.strip()][-1:] or [str(exc)]
-            raise HarnessError(Outcome.BUILD_ERROR, f"build of {tag} failed: {last[0]}") from None
+            # A step killed with SIGKILL (137): the kernel's OOM killer, as far as a build log tells.
+            killed = OOM_BUILD if "code: 137" in last[0] or "exit code: 137" in str(exc) else ""
+            raise HarnessError(Outcome.BUILD_ERROR, f"build of {tag} failed: {last[0]}", killed) from None
     _BUILT[key] = (fingerprint, ResolvedImage(tag, "cached", built.id))
     return ResolvedImage(tag, "build", built.id)
 
@@ -231,4 +234,49 @@ def resolve_image(
         Outcome.BUILD_ERROR,
         f"{task.location}: no image for {task.instance_id}: {name or 'no image name'} is not local"
         f"{pull_error}, and the suite has no Dockerfile to build",
+        IMAGE_PULL if pull_error else "",
     )
+
+
+def image_problem(
+    client: docker.DockerClient,
+    task: Task,
+    suite: SuiteConfig,
+    prefix: str | None = None,
+    tar_folder: Path | None = None,
+) -> str | None:
+    """Why `resolve_image` could not get the task's image here, or None when it could: the
+    same order (local, a tar, a pull, a build), without loading, pulling or building anything.
+
+    A pull is taken as possible when the suite allows one (the registry is asked only at
+    the item's turn); a build needs its Dockerfile, its context and its base image here.
+    """
+    settings = suite.image
+    where = (f"{task.source_file}:{task.source_line}" if task.source_line else task.source_file) or task.location
+    where = f"{where} ({task.instance_id})"
+    try:
+        name = task.image or (_render(settings.template, task, "image.template") if settings.template else None)
+        name = with_prefix(name, prefix) if name else name
+        if name and _exists(client, name):
+            return None
+        if name and tar_folder is not None and name in tar_index(tar_folder.resolve()):
+            return None
+        if name and settings.tar and (suite.root / _render(settings.tar, task, "image.tar")).is_file():
+            return None
+        if name and settings.pull and os.environ.get("OHBENCH_NO_PULL") != "1":
+            return None
+        if settings.dockerfile:
+            dockerfile = (suite.root / settings.dockerfile).resolve()
+            context = (suite.root / _render(settings.context, task, "image.context")).resolve()
+            base = _render(settings.build_args.get("BASE_IMAGE", settings.base), task, "image.build_args.BASE_IMAGE")
+            if not dockerfile.is_file():
+                return f"{suite.root}/suite.yaml: Dockerfile {dockerfile} not found"
+            if not context.is_dir():
+                return f"{where}: build context {context} is not a directory"
+            if not _exists(client, base):
+                return f"{where}: base image {base} of the build is not here (run scripts/bootstrap.sh, or pull it)"
+            return None
+    except HarnessError as exc:
+        return exc.message
+    how = "no tar holds it, pulls are off" if name else "the suite names no image"
+    return f"{where}: {name or 'no image'} is not here ({how}) and the suite has no Dockerfile to build"

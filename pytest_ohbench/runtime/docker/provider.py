@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +19,14 @@ import docker
 import docker.errors
 
 from pytest_ohbench.core.errors import HarnessError, last_line
+from pytest_ohbench.core.failures import ENGINE
 from pytest_ohbench.core.outcomes import Outcome
 from pytest_ohbench.core.suite import SuiteConfig
 from pytest_ohbench.core.task import Task
 from pytest_ohbench.runtime.base import Runtime
 from pytest_ohbench.runtime.docker.containers import ContainerManager
 from pytest_ohbench.runtime.docker.engines import EngineSlots, engine_label
-from pytest_ohbench.runtime.docker.images import resolve_image
+from pytest_ohbench.runtime.docker.images import image_problem, resolve_image
 from pytest_ohbench.runtime.docker.runtime import (
     DockerRuntime,
     docker_client,
@@ -80,13 +81,15 @@ def start_container(
             cpus=0.0 if cpuset else suite.container.cpus,
             memory=suite.container.memory,
             network=network or suite.container.network,
+            environment=suite.container.environment,
             controller=settings.controller,
             cpuset_cpus=cpuset,
             volumes=volumes(mounts),
             wrapper=wrapper,
         )
     except (docker.errors.DockerException, ValueError) as exc:
-        raise HarnessError(Outcome.INFRA_ERROR, f"cannot start a container from {image}: {exc}") from None
+        cause = ENGINE if isinstance(exc, docker.errors.DockerException) else ""
+        raise HarnessError(Outcome.INFRA_ERROR, f"cannot start a container from {image}: {exc}", cause) from None
 
 
 def engine_pinning(client: docker.DockerClient, setting: str) -> dict[str, Any]:
@@ -154,6 +157,53 @@ class DockerProvider(RuntimeProvider):
         return [f"removed {len(removed)} containers of runs whose controller is gone"] if removed else []
 
     @classmethod
+    def missing_images(cls, settings: RuntimeSettings, needs: Sequence[tuple[Task, SuiteConfig]]) -> list[str]:
+        """Every engine is asked for every image the items need (each task once; images are
+        per engine); an image missing on several engines is one line naming them."""
+        engines = settings.engines or (None,)
+        missing: dict[str, list[str]] = {}
+        for host in engines:
+            try:
+                client = docker_client(host)
+            except Exception:
+                continue  # prepare_session has said which engine does not answer
+            try:
+                seen: set[tuple[str, str, str]] = set()
+                for task, suite in needs:
+                    key = (str(suite.root), task.source_file, task.instance_id)
+                    if key in seen:
+                        continue  # attempts and models of one task need one image
+                    seen.add(key)
+                    problem = image_problem(client, task, suite, settings.image_prefix, settings.image_tars)
+                    if problem is not None:
+                        missing.setdefault(problem, []).append(engine_label(host) if host else "")
+            finally:
+                client.close()
+        many = len(engines) > 1
+        return [problem + (f" (on {', '.join(on)})" if many else "") for problem, on in missing.items()]
+
+    @classmethod
+    def facts(cls, settings: RuntimeSettings) -> dict[str, Any]:
+        """Each engine's version, API version, OS, architecture and kernel (what a container's
+        syscalls meet), or why it could not be asked."""
+        found: dict[str, Any] = {}
+        for host in settings.engines or (None,):
+            try:
+                client = docker_client(host)
+                try:
+                    answer = client.version()
+                finally:
+                    client.close()
+            except Exception as exc:  # the SDK raises several types for "no engine"
+                found[engine_label(host)] = {"error": str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__}
+                continue
+            found[engine_label(host)] = {
+                "version": answer.get("Version"), "api_version": answer.get("ApiVersion"), "os": answer.get("Os"),
+                "arch": answer.get("Arch"), "kernel": answer.get("KernelVersion"),
+            }
+        return found
+
+    @classmethod
     def finish_session(cls, settings: RuntimeSettings) -> None:
         """Remove any container this session still has labeled with its run (crashes, Ctrl-C, killed workers)."""
         for host in settings.engines or (None,):
@@ -202,7 +252,7 @@ class DockerProvider(RuntimeProvider):
                 self.settings.image_prefix, self.settings.image_tars,
             )
         except docker.errors.DockerException as exc:
-            raise BuildFailed(f"image for {task.instance_id}: {exc}") from None
+            raise BuildFailed(f"image for {task.instance_id}: {exc}", ENGINE) from None
         found = resolved.id
         if found is None:
             found = self.image_id(resolved.name)
