@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from pytest_ohbench.agents.base import AgentContext, AgentResult, AgentStatus, BaseAgent, load_agent
+from pytest_ohbench.agents.trajectory import write_trajectory
 from pytest_ohbench.core.errors import HarnessError, TaskFailed
 from pytest_ohbench.core.llm import LLMConfig, unreachable_reason
 from pytest_ohbench.core.outcomes import Outcome
@@ -268,9 +269,21 @@ def ohbench_agent_run(
     record.agent_stdout, record.agent_stderr = bounded(result.stdout), bounded(result.stderr)
     settle_llm(record, result, ohbench_llm_lease)  # the gateway's cost and tokens; its budget verdict
     (ohbench_log_dir / "patch.diff").write_text(record.patch, encoding="utf-8")
+    save_trajectory(ohbench_agent, ohbench_log_dir, record, metered=ohbench_llm_lease is not None)
     if result.status == AgentStatus.ERROR:
         raise HarnessError(Outcome.AGENT_ERROR, result.error or f"agent {ohbench_agent.name} failed")
     return result
+
+
+def save_trajectory(agent: BaseAgent, log_dir: Path, record: TaskRecord, metered: bool) -> None:
+    """trajectory.json (ATIF) from the agent's own log, beside it. Best effort: a log its parser
+    cannot read costs the item its trajectory view, never its verdict."""
+    figures = {key: getattr(record, key) for key in ("cost_usd", "input_tokens", "output_tokens", "cached_tokens", "llm_calls")}
+    try:
+        write_trajectory(agent, log_dir, model=record.model, session_id=record.agent_session_id or record.nodeid,
+                         prompt=record.instruction, metered=figures if metered else None)
+    except Exception as exc:  # the agent's parser, on whatever the agent wrote
+        (log_dir / "trajectory.error").write_text(f"{type(exc).__name__}: {exc}\n", encoding="utf-8")
 
 
 @pytest.fixture

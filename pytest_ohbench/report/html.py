@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_ohbench.agents.base import agent_names, load_agent
+from pytest_ohbench.agents.trajectory import load_trajectory
 from pytest_ohbench.core.record import TaskRecord, format_verdict
 
 COLUMNS = ("Instance", "Model", "Outcome", "Cost $", "Tokens in/out")
@@ -43,20 +44,41 @@ def row_cells(record: TaskRecord | None) -> list[str]:
 
 
 def _trajectory(log_dir: Path, agent: str) -> list[str]:
-    """A readable trajectory: each step's commands, outputs and the cost so far."""
-    path = log_dir / "trajectory.json"
-    if not path.is_file() or agent not in agent_names():
+    """The item's trajectory (ATIF, agents/trajectory.py): each step's message, commands,
+    outputs, tokens and cost."""
+    try:
+        data = load_trajectory(log_dir, load_agent(agent) if agent in agent_names() else None)
+    except (OSError, ValueError):  # an unreadable log: the rest of the item still shows
         return []
-    # Each agent reads its own trajectory format.
-    steps = load_agent(agent).trajectory_steps(json.loads(path.read_text(encoding="utf-8")))
-    html = ["<h4>Trajectory</h4><ol class='ohbench-trajectory'>"]
-    for step in steps:
-        html.append(f"<li>(cost so far ${step.cost_so_far:.4f}) {escape(step.text)}")
-        html.extend(f"<pre class='ohbench-command'>$ {escape(c)}</pre>" for c in step.commands)
-        html.extend(f"<pre class='ohbench-output'>{escape(o[:OUTPUT_LIMIT])}</pre>" for o in step.outputs)
+    if data is None:
+        return []
+    totals = data.get("final_metrics") or {}
+    html = [f"<h4>Trajectory</h4><p class='meta'>{escape(_totals(totals))}</p><ol class='ohbench-trajectory'>"]
+    for step in data.get("steps", []):
+        metrics = step.get("metrics") or {}
+        head = f"[{step.get('source', '')}]"
+        if metrics:
+            head += f" {metrics.get('prompt_tokens', '?')} in / {metrics.get('completion_tokens', '?')} out, ${metrics.get('cost_usd', 0.0):.4f}"
+        html.append(f"<li><span class='ohbench-step'>{escape(head)}</span> {escape(str(step.get('message', ''))[:OUTPUT_LIMIT])}")
+        for call in step.get("tool_calls", []):
+            arguments = call.get("arguments") or {}
+            shown = arguments.get("command") if isinstance(arguments.get("command"), str) else json.dumps(arguments)
+            html.append(f"<pre class='ohbench-command'>$ {escape(str(shown))}</pre>")
+        for result in (step.get("observation") or {}).get("results", []):
+            html.append(f"<pre class='ohbench-output'>{escape(str(result.get('content', ''))[:OUTPUT_LIMIT])}</pre>")
         html.append("</li>")
     html.append("</ol>")
     return html
+
+
+def _totals(totals: dict[str, Any]) -> str:
+    """One line of a trajectory's final metrics."""
+    parts = [f"{totals.get('total_steps', 0)} agent steps"]
+    if "total_prompt_tokens" in totals:
+        parts.append(f"{totals['total_prompt_tokens']} tokens in / {totals.get('total_completion_tokens', 0)} out")
+    if "total_cost_usd" in totals:
+        parts.append(f"${totals['total_cost_usd']:.4f}")
+    return ", ".join(parts)
 
 
 def details(record: TaskRecord, log_dir: Path | None, with_verdict: bool) -> list[str]:

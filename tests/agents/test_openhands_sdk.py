@@ -68,7 +68,7 @@ def test_openhands_sdk_resolves_one_instance_and_gives_up_on_another(
     assert (solved["input_tokens"], solved["output_tokens"], solved["llm_calls"]) == (3600, 150, 3)
     assert solved["cost_usd"] == pytest.approx(3600 * 0.000001 + 150 * 0.000002, rel=1e-6)
     assert "-    return text[: width - len(ellipsis) + 1] + ellipsis" in solved["patch"]
-    events = json.loads((pytester.path / solved["log_dir"] / "trajectory.json").read_text())
+    events = json.loads((pytester.path / solved["log_dir"] / "openhands-sdk.events.json").read_text())
     actions = [e for e in events if e.get("kind") == "ActionEvent"]
     assert [a["tool_name"] for a in actions] == ["terminal", "file_editor", "finish"]
     observations = [e for e in events if e.get("kind") == "ObservationEvent"]
