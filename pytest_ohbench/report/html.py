@@ -96,9 +96,11 @@ def details(record: TaskRecord, log_dir: Path | None, with_verdict: bool) -> lis
 
 
 def models_table(records: list[TaskRecord]) -> str:
-    """Instances down, models across: who resolved what, at what cost."""
-    models = sorted({r.model or "-" for r in records})
-    by_key = {(r.instance_id, r.model or "-"): r for r in records}
+    """Instances down, models (and agents, when several ran) across: who resolved what, at what cost."""
+    several = len({r.agent for r in records}) > 1
+    column = lambda r: f"{r.model or '-'} / {r.agent}" if several else r.model or "-"  # noqa: E731
+    models = sorted({column(r) for r in records})
+    by_key = {(r.instance_id, column(r)): r for r in records}
     head = "".join(f"<th>{escape(m)}</th>" for m in models)
     rows = []
     for instance in sorted({r.instance_id for r in records}):

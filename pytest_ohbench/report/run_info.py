@@ -45,9 +45,9 @@ def package_version(name: str) -> str | None:
 
 
 def agent_version(settings: Settings) -> str | None:
-    """The version of what the chosen agent runs, where it has one."""
-    name = settings.agent_name
-    return load_agent(name)(settings.agent).agent_version() if name in agent_names() else None
+    """The versions of what the chosen agents run, where they have one."""
+    versions = [load_agent(name)(settings.agent).agent_version() for name in settings.agent_names if name in agent_names()]
+    return ", ".join(v for v in versions if v) or None
 
 
 def file_sha256(path: Path) -> str:
