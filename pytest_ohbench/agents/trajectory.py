@@ -79,6 +79,8 @@ def to_atif(steps: list[TrajectoryStep], *, agent: str, version: str, model: str
         steps = [TrajectoryStep(prompt, [], [], 0.0, source="user"), *steps]
     out: list[dict[str, Any]] = []
     spent = 0.0
+    # A log with no cost anywhere (the OpenHands SDK's events) claims none, rather than $0.
+    priced = any(step.cost_usd is not None or step.cost_so_far for step in steps)
     for number, step in enumerate(steps, start=1):
         entry: dict[str, Any] = {"step_id": number, "source": step.source if step.source in SOURCES else "agent",
                                  "message": step.text}
@@ -102,8 +104,10 @@ def to_atif(steps: list[TrajectoryStep], *, agent: str, version: str, model: str
             metrics = {name: getattr(step, field) for name, field in METRICS if getattr(step, field) is not None}
             cost = step.cost_usd if step.cost_usd is not None else max(step.cost_so_far - spent, 0.0)
             spent = step.cost_so_far if step.cost_usd is None else spent + step.cost_usd
-            metrics["cost_usd"] = round(cost, 10)
-            entry["metrics"] = metrics
+            if priced:
+                metrics["cost_usd"] = round(cost, 10)
+            if metrics:
+                entry["metrics"] = metrics
         out.append(entry)
     trajectory: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,

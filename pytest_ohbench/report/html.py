@@ -56,9 +56,9 @@ def _trajectory(log_dir: Path, agent: str) -> list[str]:
     html = [f"<h4>Trajectory</h4><p class='meta'>{escape(_totals(totals))}</p><ol class='ohbench-trajectory'>"]
     for step in data.get("steps", []):
         metrics = step.get("metrics") or {}
-        head = f"[{step.get('source', '')}]"
-        if metrics:
-            head += f" {metrics.get('prompt_tokens', '?')} in / {metrics.get('completion_tokens', '?')} out, ${metrics.get('cost_usd', 0.0):.4f}"
+        figures = [f"{metrics['prompt_tokens']} in / {metrics.get('completion_tokens', 0)} out"] if "prompt_tokens" in metrics else []
+        figures += [f"${metrics['cost_usd']:.4f}"] if "cost_usd" in metrics else []
+        head = f"[{step.get('source', '')}]" + (" " + ", ".join(figures) if figures else "")
         html.append(f"<li><span class='ohbench-step'>{escape(head)}</span> {escape(str(step.get('message', ''))[:OUTPUT_LIMIT])}")
         for call in step.get("tool_calls", []):
             arguments = call.get("arguments") or {}

@@ -75,6 +75,8 @@ def test_costs_come_from_the_cost_so_far_when_steps_lack_their_own() -> None:
     data = to_atif(steps, agent="a", version="1", model=None, session_id="s")
     assert [s["metrics"]["cost_usd"] for s in data["steps"]] == [0.25, 0.75]
     assert "total_prompt_tokens" not in data["final_metrics"]  # no step had tokens: no total claimed
+    unpriced = to_atif([TrajectoryStep("a", ["x"], [], 0.0)], agent="a", version="1", model=None, session_id="s")
+    assert "metrics" not in unpriced["steps"][0] and unpriced["final_metrics"] == {"total_steps": 1}
 
 
 def test_an_older_run_folders_own_format_trajectory_still_shows(tmp_path: Path) -> None:
