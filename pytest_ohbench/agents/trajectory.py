@@ -59,8 +59,9 @@ def raw_log_path(agent: type[BaseAgent], log_dir: Path) -> Path | None:
 def raw_log(log_dir: Path, agent: str) -> Path | None:
     """The own log of the agent named `agent` in an item's log folder (for the tools that want
     it as the agent wrote it): its `raw_log`, or an older run's own-format trajectory.json."""
-    if agent in agent_names() and load_agent(agent).raw_log and (log_dir / load_agent(agent).raw_log).is_file():
-        return log_dir / load_agent(agent).raw_log
+    own = log_dir / load_agent(agent).raw_log if agent in agent_names() and load_agent(agent).raw_log else None
+    if own is not None and own.is_file():
+        return own
     old = log_dir / TRAJECTORY
     return old if old.is_file() and not is_atif(_parsed(old)) else None
 

@@ -59,7 +59,12 @@ def _trajectory(log_dir: Path, agent: str) -> list[str]:
         figures = [f"{metrics['prompt_tokens']} in / {metrics.get('completion_tokens', 0)} out"] if "prompt_tokens" in metrics else []
         figures += [f"${metrics['cost_usd']:.4f}"] if "cost_usd" in metrics else []
         head = f"[{step.get('source', '')}]" + (" " + ", ".join(figures) if figures else "")
-        html.append(f"<li><span class='ohbench-step'>{escape(head)}</span> {escape(str(step.get('message', ''))[:OUTPUT_LIMIT])}")
+        message = str(step.get("message", ""))[:OUTPUT_LIMIT]
+        if step.get("source") == "agent":
+            html.append(f"<li><span class='ohbench-step'>{escape(head)}</span> {escape(message)}")
+        else:  # a system prompt or the task: long, folded under its first line
+            html.append(f"<li><details><summary><span class='ohbench-step'>{escape(head)}</span> "
+                        f"{escape(message.strip().splitlines()[0][:120] if message.strip() else '')}</summary><pre>{escape(message)}</pre></details>")
         for call in step.get("tool_calls", []):
             arguments = call.get("arguments") or {}
             shown = arguments.get("command") if isinstance(arguments.get("command"), str) else json.dumps(arguments)
