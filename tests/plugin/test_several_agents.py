@@ -135,8 +135,8 @@ def test_mini_against_openhands_on_a_scripted_model(pytester: pytest.Pytester, s
         (pytester.path / "config.toml").write_text(
             f'[llm]\nbase_url = "{server.base_url}"\napi_key = "k"\nnum_retries = 0\n\n[llm.gpt]\nmodel = "openai/gpt-4o"\n'
             "input_cost_per_token = 0.000001\noutput_cost_per_token = 0.000002\n")
-        result = pytester.runpytest_subprocess(
-            "suites", "-k", "textkit-2", "--agent", "mini", "--agent", "openhands", "--llm-config", "gpt", "--ohbench-run-id", "m", "-n", "2")
+        selection = ("suites", "-k", "textkit-2", "--agent", "mini", "--agent", "openhands", "--llm-config", "gpt", "-n", "2")
+        result = pytester.runpytest_subprocess(*selection, "--ohbench-run-id", "m", "--ohbench-llm-record")
     result.assert_outcomes(passed=1, failed=1)
     records = {r["agent"]: r for r in lines(pytester, "m")}
     mini, openhands = records["mini"], records["openhands"]
@@ -152,3 +152,12 @@ def test_mini_against_openhands_on_a_scripted_model(pytester: pytest.Pytester, s
     assert section["resolved_only_by"] == {"mini": 1, "openhands": 0}
     assert section["by_agent"]["openhands"]["cost_usd"] == pytest.approx(openhands["cost_usd"])
     assert section["by_agent"]["mini"]["cost_usd"] == pytest.approx(2200 * 0.000001 + 80 * 0.000002)
+
+    # Each agent's exchanges are recorded apart, and replay (no server) gives each its own.
+    cassettes = sorted(p.name for p in (pytester.path / "reports" / "m" / "cassettes").rglob("*.jsonl"))
+    assert cassettes == ["gpt-mini-a1.jsonl", "gpt-openhands-a1.jsonl"]
+    replayed = pytester.runpytest_subprocess(*selection, "--ohbench-run-id", "r", "--ohbench-llm-replay", "m")
+    replayed.assert_outcomes(passed=1, failed=1)
+    again = {r["agent"]: r for r in lines(pytester, "r")}
+    assert {a: (r["outcome"], r["input_tokens"], r["llm"]["replayed"]) for a, r in again.items()} == {
+        "mini": ("resolved", 2200, True), "openhands": ("empty_patch", 1700, True)}
