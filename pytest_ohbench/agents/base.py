@@ -102,12 +102,22 @@ class AgentContext:
 
 @dataclasses.dataclass
 class TrajectoryStep:
-    """One LLM step of a saved trajectory, as the report shows it."""
+    """One step of an agent's own log, as its parser reads it (agents/trajectory.py turns a
+    list of them into the run's one trajectory format, ATIF). Fields an agent's log does not
+    carry stay None and are left out of the file."""
 
-    text: str
-    commands: list[str]
-    outputs: list[str]
-    cost_so_far: float
+    text: str  # what the model said (or the prompt, for a `user` step)
+    commands: list[str]  # its tool calls' commands, in order
+    outputs: list[str]  # what the tools answered, in order
+    cost_so_far: float  # USD spent up to and including this step
+    source: str = "agent"  # agent, user or system
+    tool: str = "bash"  # the tool the commands went to
+    prompt_tokens: int | None = None  # this step's LLM call, cached tokens included
+    completion_tokens: int | None = None
+    cached_tokens: int | None = None
+    cost_usd: float | None = None  # this step's own cost (None: from the cost so far)
+    timestamp: str | None = None  # ISO 8601
+    model_name: str | None = None
 
 
 class BaseAgent:
@@ -151,9 +161,17 @@ class BaseAgent:
         """Work on `context.task`; the patch is returned or left in the workspace."""
         raise NotImplementedError
 
+    # The agent's own log in log_dir (e.g. "mini.traj.json"; ".jsonl": one event a line), which
+    # trajectory_steps reads; "" when it keeps none. The harness writes trajectory.json beside it.
+    raw_log: ClassVar[str] = ""
+
+    def agent_version(self) -> str | None:
+        """The version of what the agent runs (a library, a checkout), where it has one."""
+        return None
+
     @staticmethod
     def trajectory_steps(data: Any) -> list[TrajectoryStep]:
-        """The LLM steps of a trajectory.json this agent saved (for the report)."""
+        """The steps of this agent's own log (`raw_log`, parsed), in order."""
         return []
 
 

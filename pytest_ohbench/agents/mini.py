@@ -9,9 +9,11 @@ trajectory it saves. The graded patch is the agent's submission (mini-swe-agent'
 
 from __future__ import annotations
 
+import datetime
 import functools
 import json
 import os
+from importlib import metadata
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -23,7 +25,7 @@ from pytest_ohbench.core.llm import BUDGET_EXCEEDED, LLMConfig, redact
 from pytest_ohbench.runtime.base import Runtime
 
 SUBMIT_MARKER = "COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT"
-TRAJECTORY = "trajectory.json"
+TRAJECTORY = "mini.traj.json"  # mini-swe-agent's own trajectory (its file suffix)
 COMMAND_TIMEOUT = 120  # seconds per command; the agent's wall-time limit bounds the whole run
 # mini-swe-agent's exit statuses -> AgentStatus
 EXIT_STATUSES = {
@@ -148,12 +150,16 @@ class MiniAgent(BaseAgent):
     """mini-swe-agent, driven by the item's --llm-config section, in the task container."""
 
     name = "mini"
+    raw_log = TRAJECTORY
     needs_runtime = True
     needs_llm = True  # the model is called from the host, not the container: no network
 
     def __init__(self, settings: AgentSettings) -> None:
         super().__init__(settings)
         self.max_steps, self.max_cost = settings.max_steps, settings.max_cost_per_task
+
+    def agent_version(self) -> str:
+        return metadata.version("mini-swe-agent")
 
     def run(self, context: AgentContext) -> AgentResult:
         assert context.runtime is not None and context.llm is not None
@@ -208,20 +214,38 @@ class MiniAgent(BaseAgent):
 
     @staticmethod
     def trajectory_steps(data: Any) -> list[TrajectoryStep]:
-        """(text, commands, outputs, cost so far) per assistant step of mini-swe-agent's trajectory."""
+        """The system prompt, the task and each assistant step of mini-swe-agent's trajectory,
+        with its call's tokens (the response's usage block) and cost."""
         steps: list[TrajectoryStep] = []
         cost = 0.0
         messages = data.get("messages", []) if isinstance(data, dict) else []
         for message in messages:
             extra = message.get("extra") or {}
-            if message.get("role") == "assistant":
+            role, content = message.get("role"), message.get("content")
+            text = content if isinstance(content, str) else json.dumps(content) if content is not None else ""
+            if role == "assistant":
                 cost += float(extra.get("cost", 0.0))
                 commands = [action.get("command", "") for action in extra.get("actions", [])]
-                steps.append(TrajectoryStep(str(message.get("content") or ""), commands, [], cost))
-            elif message.get("role") in ("tool", "user") and steps:
-                content = message.get("content")
-                steps[-1].outputs.append(content if isinstance(content, str) else json.dumps(content))
+                step = TrajectoryStep(text, commands, [], cost, cost_usd=float(extra.get("cost", 0.0)),
+                                      timestamp=iso_time(extra.get("timestamp")))
+                usage = (extra.get("response") or {}).get("usage") if isinstance(extra.get("response"), dict) else None
+                if isinstance(usage, dict):
+                    step.prompt_tokens = int(usage.get("prompt_tokens") or 0)
+                    step.completion_tokens = int(usage.get("completion_tokens") or 0)
+                    step.cached_tokens = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
+                steps.append(step)
+            elif role in ("system", "user") and not any(s.source == "agent" for s in steps):
+                steps.append(TrajectoryStep(text, [], [], 0.0, source=role))
+            elif role in ("tool", "user") and steps:
+                steps[-1].outputs.append(text)
         return steps
+
+
+def iso_time(stamp: Any) -> str | None:
+    """An epoch time (mini-swe-agent's message timestamps) as ISO 8601 UTC."""
+    if not isinstance(stamp, (int, float)):
+        return None
+    return datetime.datetime.fromtimestamp(stamp, datetime.timezone.utc).isoformat(timespec="milliseconds")
 
 
 def scrub(path: Path, secrets: list[str]) -> None:

@@ -1,6 +1,7 @@
 """Cassettes: one item's LLM exchanges, recorded in the run folder and replayed from it.
 
-`reports/<run>/cassettes/<suite>/<instance>/<model>-a<attempt>.jsonl` holds one JSON line
+`reports/<run>/cassettes/<suite>/<instance>/<model>-a<attempt>.jsonl` (`<model>-<agent>-a<attempt>.jsonl`
+in a run of several agents) holds one JSON line
 per exchange: the step (the request's number within the item), the request as the agent
 sent it, and the upstream's answer (status, content type, and the body or the stream's
 events), with every secret masked.
@@ -29,9 +30,11 @@ class ReplayMiss(Exception):
     """A request the cassette does not hold; the message names the item and the step."""
 
 
-def cassette_name(suite: str, instance_id: str, model: str, attempt: int) -> str:
-    """The cassette's path below `cassettes/`: stable across runs with other models or ids."""
-    return f"{safe_name(suite)}/{safe_name(instance_id)}/{safe_name(model)}-a{attempt}.jsonl"
+def cassette_name(suite: str, instance_id: str, model: str, attempt: int, agent: str = "") -> str:
+    """The cassette's path below `cassettes/`: stable across runs with other models or ids.
+    `agent`: given when a run compares agents, each of which makes its own requests."""
+    who = f"{safe_name(model)}-{safe_name(agent)}" if agent else safe_name(model)
+    return f"{safe_name(suite)}/{safe_name(instance_id)}/{who}-a{attempt}.jsonl"
 
 
 def route(path: str) -> str:

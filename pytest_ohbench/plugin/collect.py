@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -75,9 +76,10 @@ def broken_suite_file(config: pytest.Config, path: Path) -> bool:
     )
 
 
-def item_name(instance_id: str, model: str | None, attempt: int, attempts: int) -> str:
-    """`<id>`, `<id>[gpt]` with several models, `<id>[gpt-a2]` / `<id>[a2]` with attempts."""
-    parts = [part for part in (model, f"a{attempt}" if attempts > 1 else None) if part]
+def item_name(instance_id: str, model: str | None, attempt: int, attempts: int, agent: str | None = None) -> str:
+    """`<id>`, `<id>[gpt]` with several models, `<id>[gpt-a2]` / `<id>[a2]` with attempts,
+    `<id>[mini]` / `<id>[mini-gpt]` with several agents."""
+    parts = [part for part in (agent, model, f"a{attempt}" if attempts > 1 else None) if part]
     return f"{instance_id}[{'-'.join(parts)}]" if parts else instance_id
 
 
@@ -97,19 +99,19 @@ def task_timeout(config: pytest.Config, task: Task, suite: SuiteConfig) -> float
 
 
 def task_items(parent: pytest.Collector, task: Task, suite: SuiteConfig) -> Iterator[TaskItem]:
-    """The items of one task: one per --llm-config section and attempt."""
+    """The items of one task: one per --agent, --llm-config section and attempt."""
     state = run_state(parent.config)
+    agents = state.settings.agent_names or ("",)
     models: list[str | None] = list(state.llms) or [None]
     attempts = state.settings.attempts
-    for model in models:
-        for attempt in range(1, attempts + 1):
-            name = item_name(task.instance_id, model if len(models) > 1 else None, attempt, attempts)
-            item = TaskItem.from_parent(parent, name=name, callobj=run_task)
-            item.ohbench_task, item.ohbench_suite = task, suite
-            item.ohbench_llm, item.ohbench_attempt = model, attempt
-            # pytest-timeout bounds the whole item; signal method, so teardown still runs.
-            item.add_marker(pytest.mark.timeout(task_timeout(parent.config, task, suite), method="signal"))
-            yield item
+    for agent, model, attempt in itertools.product(agents, models, range(1, attempts + 1)):
+        name = item_name(task.instance_id, model if len(models) > 1 else None, attempt, attempts, agent if len(agents) > 1 else None)
+        item = TaskItem.from_parent(parent, name=name, callobj=run_task)
+        item.ohbench_task, item.ohbench_suite = task, suite
+        item.ohbench_agent_name, item.ohbench_llm, item.ohbench_attempt = agent, model, attempt
+        # pytest-timeout bounds the whole item; signal method, so teardown still runs.
+        item.add_marker(pytest.mark.timeout(task_timeout(parent.config, task, suite), method="signal"))
+        yield item
 
 
 def run_task(ohbench_outcome: Any) -> None:
@@ -122,6 +124,7 @@ class TaskItem(pytest.Function):
 
     ohbench_task: Task
     ohbench_suite: SuiteConfig
+    ohbench_agent_name: str  # the --agent this item runs ("" when none was chosen)
     ohbench_llm: str | None  # the --llm-config section this item runs with
     ohbench_attempt: int  # 1..k with --ohbench-attempts k
 

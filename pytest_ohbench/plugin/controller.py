@@ -82,7 +82,7 @@ class RunController:
                 report.nodeid,
                 self.announced.get(report.nodeid),
                 self.state.run_id,
-                self.state.agent or "",
+                list(self.state.settings.agent_names),
                 list(self.state.llms),
                 self.state.rootpath,
                 f"worker crashed: {report.longreprtext.strip().splitlines()[0] if report.longreprtext.strip() else ''}",

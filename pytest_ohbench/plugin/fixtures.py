@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_ohbench.agents.base import AgentContext, AgentResult, AgentStatus, BaseAgent, load_agent
+from pytest_ohbench.agents.base import AgentContext, AgentResult, AgentSettings, AgentStatus, BaseAgent, load_agent
+from pytest_ohbench.agents.trajectory import write_trajectory
 from pytest_ohbench.core.errors import HarnessError, TaskFailed
 from pytest_ohbench.core.failures import OOM_AGENT
 from pytest_ohbench.core.llm import LLMConfig, unreachable_reason
@@ -186,7 +187,7 @@ def ohbench_runtime(
         provider.release(runtime)  # removed in the background, drained before the session ends
 
 
-def start_next_check(item: pytest.Item, agent: BaseAgent, provider: RuntimeProvider) -> None:
+def start_next_check(item: pytest.Item, settings: AgentSettings, provider: RuntimeProvider) -> None:
     """Start the coming items' check workspaces now, while this item is checked, when their
     agent needs no workspace (a gold patch, a replayed prediction): nothing else would
     overlap them. Two ahead where the order is known (a serial run): one container start
@@ -195,6 +196,7 @@ def start_next_check(item: pytest.Item, agent: BaseAgent, provider: RuntimeProvi
         task = getattr(following, "ohbench_task", None)
         if task is None or not prestarts_check(task):
             return
+        agent = load_agent(following.ohbench_agent_name)(settings)  # type: ignore[attr-defined]
         if agent.uses_runtime(task.reference if agent.wants_reference else None):
             return  # its check workspace starts with its agent's
         if not provider.start_ahead(following.nodeid, task, following.ohbench_suite, prepare_ahead):  # type: ignore[attr-defined]
@@ -211,10 +213,10 @@ def ohbench_llm(ohbench_llm_lease: ItemLease | None) -> LLMConfig | None:
 
 
 @pytest.fixture
-def ohbench_agent(pytestconfig: pytest.Config, ohbench_llm: LLMConfig | None) -> BaseAgent:
-    """The agent chosen with --agent, made fresh for this item from the session's settings."""
-    state = run_state(pytestconfig)
-    name = state.agent
+def ohbench_agent(request: pytest.FixtureRequest, ohbench_llm: LLMConfig | None) -> BaseAgent:
+    """The item's agent (one of --agent), made fresh for this item from the session's settings."""
+    state = run_state(request.config)
+    name = getattr(request.node, "ohbench_agent_name", "")
     if not name:
         raise pytest.UsageError("no agent chosen: pass --llm-config SECTION (OpenHands) or --agent NAME")
     agent = load_agent(name)(state.settings.agent)
@@ -290,9 +292,21 @@ def ohbench_agent_run(
     record.agent_stdout, record.agent_stderr = bounded(result.stdout), bounded(result.stderr)
     settle_llm(record, result, ohbench_llm_lease)  # the gateway's cost and tokens; its budget verdict
     (ohbench_log_dir / "patch.diff").write_text(record.patch, encoding="utf-8")
+    save_trajectory(ohbench_agent, ohbench_log_dir, record, metered=ohbench_llm_lease is not None)
     if result.status == AgentStatus.ERROR:
         raise HarnessError(Outcome.AGENT_ERROR, result.error or f"agent {ohbench_agent.name} failed")
     return result
+
+
+def save_trajectory(agent: BaseAgent, log_dir: Path, record: TaskRecord, metered: bool) -> None:
+    """trajectory.json (ATIF) from the agent's own log, beside it. Best effort: a log its parser
+    cannot read costs the item its trajectory view, never its verdict."""
+    figures = {key: getattr(record, key) for key in ("cost_usd", "input_tokens", "output_tokens", "cached_tokens", "llm_calls")}
+    try:
+        write_trajectory(agent, log_dir, model=record.model, session_id=record.agent_session_id or record.nodeid,
+                         prompt=record.instruction, metered=figures if metered else None)
+    except Exception as exc:  # the agent's parser, on whatever the agent wrote
+        (log_dir / "trajectory.error").write_text(f"{type(exc).__name__}: {exc}\n", encoding="utf-8")
 
 
 @pytest.fixture
@@ -337,7 +351,7 @@ def ohbench_outcome(
     @contextlib.contextmanager
     def fresh_runtime(cpuset: str | None = None) -> Iterator[Runtime]:
         request.getfixturevalue("ohbench_image")  # the task's image, found or built, in the record
-        start_next_check(request.node, ohbench_agent, provider)
+        start_next_check(request.node, state.settings.agent, provider)
         runtime = provider.check_runtime(request.node.nodeid, ohbench_task, ohbench_suite, cpuset=cpuset, prepare=prepare_ahead)
         try:
             yield runtime

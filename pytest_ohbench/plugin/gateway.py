@@ -60,7 +60,7 @@ def configure_gateway(config: pytest.Config) -> None:
     config.stash[ACCESS_KEY] = None
     state = run_state(config)
     settings = state.settings
-    if not state.llms or not settings.agent_name or config.option.collectonly:
+    if not state.llms or not settings.agent_names or config.option.collectonly:
         return
     start_dir = Path(config.invocation_params.dir)
     replay = replay_folder(settings.llm_replay, settings.report_dir, start_dir) if settings.llm_replay else None
@@ -119,7 +119,8 @@ def ohbench_llm_lease(request: pytest.FixtureRequest) -> Iterator[ItemLease | No
     try:
         token = client.open_lease(
             node.nodeid,
-            cassette_name(node.ohbench_suite.name, task.instance_id, name, getattr(node, "ohbench_attempt", 1)),
+            cassette_name(node.ohbench_suite.name, task.instance_id, name, getattr(node, "ohbench_attempt", 1),
+                          node.ohbench_agent_name if len(state.settings.agent_names) > 1 else ""),
             name,
             state.settings.agent.max_cost_per_task,
         )

@@ -87,7 +87,6 @@ def configure(config: pytest.Config) -> None:
     workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
     run_id = (workerinput or {}).get(WORKER_RUN_ID) or settings.run_id or new_run_id()
     reports, run_id, resumed = resume_target(settings, settings.report_dir, run_id)
-    agent = settings.agent_name
     config.stash[STATE_KEY] = RunState(
         settings=settings,
         run_id=run_id,
@@ -101,8 +100,8 @@ def configure(config: pytest.Config) -> None:
         # A worker is bound to the engine the controller gave it; a serial run uses the first.
         docker_host=(workerinput or {}).get(WORKER_DOCKER_HOST) if workerinput else (settings.docker_hosts or (None,))[0],
     )
-    if agent:
-        check_agent(agent, settings.agent)
+    for name in settings.agent_names:
+        check_agent(name, settings.agent)
     config.pluginmanager.register(gateway_plugin, "ohbench-gateway")
     gateway_plugin.configure_gateway(config)
     config.pluginmanager.register(BadRowTolerance(), "ohbench-bad-rows")
@@ -111,8 +110,9 @@ def configure(config: pytest.Config) -> None:
     if workerinput is None:
         for warning in output_limit_warnings(config.stash[STATE_KEY].llms):
             config.issue_config_time_warning(pytest.PytestConfigWarning(warning), stacklevel=2)
-    if agent in ("openhands", "openhands-sdk") and workerinput is None and not config.option.collectonly:
-        prepare_openhands(settings.agent, config.stash[STATE_KEY].runtime_provider(), sdk=agent == "openhands-sdk")
+    for name in settings.agent_names:
+        if name in ("openhands", "openhands-sdk") and workerinput is None and not config.option.collectonly:
+            prepare_openhands(settings.agent, config.stash[STATE_KEY].runtime_provider(), sdk=name == "openhands-sdk")
 
 
 def check_agent(name: str, settings: Any) -> None:
@@ -191,7 +191,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = [item for item in items if id(item) not in dropped]
     run_state(config).tasks_collected = sum(isinstance(item, TaskItem) for item in items)
     predictions = run_state(config).settings.agent.predictions
-    if run_state(config).agent == "replay" and predictions is not None and warns_here(config):
+    if "replay" in run_state(config).settings.agent_names and predictions is not None and warns_here(config):
         ids = [item.ohbench_task.instance_id for item in items if isinstance(item, TaskItem)]
         state = run_state(config)  # the file as it opens from where pytest ran
         for message in prediction_warnings(predictions, ids):

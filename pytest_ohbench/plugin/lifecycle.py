@@ -49,7 +49,7 @@ def record_for(item: pytest.Item) -> TaskRecord:
             suite=item.ohbench_suite.name,  # type: ignore[attr-defined]
             dataset=state.relative(Path(task.source_file)),
             kind=task.kind,
-            agent=state.agent or "",
+            agent=getattr(item, "ohbench_agent_name", ""),
             model=getattr(item, "ohbench_llm", None),
             attempt=getattr(item, "ohbench_attempt", 1),
         )

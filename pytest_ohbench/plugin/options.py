@@ -75,8 +75,8 @@ class Option:
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option(("--agent",), "ohbench_agent", "the agent: openhands (the default with --llm-config), oracle, noop, replay, mini, command, ...",
-           ini=True, metavar="NAME"),
+    Option(("--agent",), "ohbench_agent", "the agent: openhands (the default with --llm-config), oracle, noop, replay, mini, command, "
+           "...; repeat to compare agents (items <id>[NAME])", action="append", default=[], ini=True, ini_type="linelist", metavar="NAME"),
     Option(("--ohbench-predictions",), "ohbench_predictions", "recorded patches for --agent replay (SWE-bench predictions or OpenHands output.jsonl)",
            type=existing_file, metavar="FILE"),
     Option(("--ohbench-limit", "--eval-n-limit"), "ohbench_limit", "keep only the first N selected tasks", type=positive_int, ini=True,

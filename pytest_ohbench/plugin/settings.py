@@ -33,7 +33,7 @@ D = TypeVar("D")
 class Settings:
     """Every pytest-ohbench option of the session, resolved."""
 
-    agent_name: str | None
+    agent_names: tuple[str, ...]  # --agent, in order (each item runs once per agent); () for none
     agent: AgentSettings
     report_dir: Path  # absolute
     run_id: str | None  # --ohbench-run-id
@@ -65,6 +65,11 @@ class Settings:
     image_prefix: str | None = None  # --ohbench-image-prefix / EVAL_DOCKER_IMAGE_PREFIX
     image_tars: Path | None = None  # --ohbench-image-tars: a folder of image tars
     skip_ids: frozenset[str] = frozenset()  # --ohbench-skip-ids / SKIP_IDS
+
+    @property
+    def agent_name(self) -> str | None:
+        """The agents as one name for what shows a run in a line (run.json, `list`): "a, b"."""
+        return ", ".join(self.agent_names) or None
 
 
 def _path(config: pytest.Config, value: str) -> Path:
@@ -119,7 +124,7 @@ def build_settings(config: pytest.Config) -> Settings:
     llm_sections = tuple(value(config, "ohbench_llm_configs"))
     return Settings(
         # A model and no agent: OpenHands, the agent this harness is built around.
-        agent_name=value(config, "ohbench_agent") or (DEFAULT_LLM_AGENT if llm_sections else None),
+        agent_names=tuple(dict.fromkeys(value(config, "ohbench_agent"))) or ((DEFAULT_LLM_AGENT,) if llm_sections else ()),
         agent=agent,
         report_dir=_path(config, value(config, "ohbench_report_dir")),
         run_id=value(config, "ohbench_run_id"),

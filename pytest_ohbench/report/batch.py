@@ -17,6 +17,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from pytest_ohbench.agents.trajectory import TRAJECTORY, raw_log
 from pytest_ohbench.core.kinds import kind_named, registered
 from pytest_ohbench.core.outcomes import Outcome
 from pytest_ohbench.core.record import TaskRecord, safe_name
@@ -104,13 +105,15 @@ def trajectory_name(record: TaskRecord) -> str:
 
 
 def copy_trajectory(record: TaskRecord, root: Path, folder: Path) -> bool:
-    """trajectories/<name>.json: the agent's trajectory.json, else its log as {"log": ...}."""
+    """trajectories/<name>.json: the agent's own trajectory (as it wrote it), else its
+    trajectory.json, else its log as {"log": ...}."""
     logs = root / record.log_dir if record.log_dir else None
     if logs is None or not logs.is_dir():
         return False
     target = folder / trajectory_name(record)
-    if (logs / "trajectory.json").is_file():
-        shutil.copyfile(logs / "trajectory.json", target)
+    own = raw_log(logs, record.agent) or logs / TRAJECTORY
+    if own.is_file():
+        shutil.copyfile(own, target)
         return True
     if (logs / "agent.log").is_file():
         text = (logs / "agent.log").read_text(encoding="utf-8", errors="replace")

@@ -28,7 +28,8 @@ where a few points are noise. `instance` is the strictest; pair it with known-fl
 instances (`--ohbench-flaky`) so that it guards the instances that must never regress.
 
 Records match by (instance_id, model) - by instance_id alone when neither run has a model,
-so runs of different agents compare. Only first attempts count, and items that did not run
+so runs of different agents compare; when a run has several agents (`--agent a --agent b`),
+by (instance_id, model, agent), so each agent is compared with itself. Only first attempts count, and items that did not run
 (`not_run`) or whose perf task does not replay on this machine (`replay_invalid`) are left out; metrics are totals over the instances present in both runs.
 Instances in only one run are listed, never a failure.
 """
@@ -58,7 +59,7 @@ SIGNIFICANT = "significant"
 DEFAULT_LEVEL = 0.05
 _EXAMPLES = "resolved_rate:-2%, resolved_rate:significant, cost:+10%, cost:+0.50, tokens:+15%, time:+20%, instance"
 
-Key = tuple[str, str]  # (instance_id, model or "-")
+Key = tuple[str, str, str]  # (instance_id, model or "-", agent when a run has several, else "")
 
 
 class GateError(ValueError, argparse.ArgumentTypeError):
@@ -158,13 +159,14 @@ def resolve_baseline(spec: str, reports_dir: Path, what: str = "baseline run") -
     raise FileNotFoundError(f"{what} {spec!r} not found (looked in {looked})")
 
 
-def _key(record: TaskRecord) -> Key:
-    return record.instance_id, record.model or NO_MODEL
+def _key(record: TaskRecord, by_agent: bool) -> Key:
+    return record.instance_id, record.model or NO_MODEL, record.agent if by_agent else ""
 
 
 def _name(key: Key) -> str:
-    instance, model = key
-    return f"{instance}[{model}]" if model != NO_MODEL else instance
+    instance, model, agent = key
+    params = [part for part in (agent, model if model != NO_MODEL else "") if part]
+    return f"{instance}[{'-'.join(params)}]" if params else instance
 
 
 def _value(metric: str, records: list[TaskRecord]) -> float:
@@ -382,10 +384,10 @@ def _check(gate: Gate, pairs: list[tuple[Key, TaskRecord, TaskRecord]], flaky: S
     return GateResult(gate, _within(change, gate.limit, upward=True), detail, old, new, change)
 
 
-def _first_attempts(records: list[TaskRecord]) -> dict[Key, TaskRecord]:
+def _first_attempts(records: list[TaskRecord], by_agent: bool) -> dict[Key, TaskRecord]:
     # First attempts only: runs with different --ohbench-attempts stay comparable.
     return {
-        _key(r): r for r in latest_records(records) if r.attempt == 1 and r.outcome is not Outcome.NOT_RUN and counted(r)
+        _key(r, by_agent): r for r in latest_records(records) if r.attempt == 1 and r.outcome is not Outcome.NOT_RUN and counted(r)
     }
 
 
@@ -401,7 +403,9 @@ def compare_runs(
     `name` says what the baseline was in the messages (its folder, say); `flaky` holds
     instance ids or patterns the `instance` gate ignores (see `is_flaky`).
     """
-    before, after = _first_attempts(baseline), _first_attempts(current)
+    # A run of several agents has one record per agent: then each agent's records match its own.
+    by_agent = any(len({r.agent for r in records}) > 1 for records in (baseline, current))
+    before, after = _first_attempts(baseline, by_agent), _first_attempts(current, by_agent)
     common = sorted(before.keys() & after.keys())
     triples = [(key, before[key], after[key]) for key in common]
     pairs = [

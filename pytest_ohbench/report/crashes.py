@@ -14,12 +14,12 @@ from pytest_ohbench.core.outcomes import Outcome
 from pytest_ohbench.core.record import TaskRecord
 from pytest_ohbench.core.suite import load_suite
 
-# `<id>`, `<id>[model]`, `<id>[model-a2]` or `<id>[a2]` (collect.item_name).
+# `<id>`, `<id>[model]`, `<id>[model-a2]`, `<id>[a2]`, `<id>[agent-model-a2]` (collect.item_name).
 _ITEM_NAME = re.compile(r"^(?P<id>.*?)(?:\[(?P<params>[^\[\]]*)\])?$")
 
 
 def crash_record(
-    nodeid: str, announced: str | None, run_id: str, agent: str, models: list[str], rootpath: Path, message: str
+    nodeid: str, announced: str | None, run_id: str, agents: list[str], models: list[str], rootpath: Path, message: str
 ) -> TaskRecord:
     """An infra_error record for `nodeid`, whose worker crashed while running it.
 
@@ -34,6 +34,11 @@ def crash_record(
     numbered = re.search(r"(?:^|-)a(\d+)$", params)
     attempt = int(numbered.group(1)) if numbered else 1
     named = params[: numbered.start()] if numbered else params
+    # With several agents the name starts with the agent's (names may hold dashes: longest first).
+    agent = agents[0] if len(agents) == 1 else ""
+    if len(agents) > 1:
+        agent = next((a for a in sorted(agents, key=len, reverse=True) if named == a or named.startswith(a + "-")), "")
+        named = named[len(agent) + 1:] if agent else named
     model: str | None = named if named in models else None
     if model is None and len(models) == 1:
         model = models[0]  # with one model the node id carries no model name

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_ohbench.agents.base import agent_names, load_agent
+from pytest_ohbench.agents.trajectory import load_trajectory
 from pytest_ohbench.core.record import TaskRecord, format_verdict
 
 COLUMNS = ("Instance", "Model", "Outcome", "Cost $", "Tokens in/out")
@@ -43,20 +44,46 @@ def row_cells(record: TaskRecord | None) -> list[str]:
 
 
 def _trajectory(log_dir: Path, agent: str) -> list[str]:
-    """A readable trajectory: each step's commands, outputs and the cost so far."""
-    path = log_dir / "trajectory.json"
-    if not path.is_file() or agent not in agent_names():
+    """The item's trajectory (ATIF, agents/trajectory.py): each step's message, commands,
+    outputs, tokens and cost."""
+    try:
+        data = load_trajectory(log_dir, load_agent(agent) if agent in agent_names() else None)
+    except (OSError, ValueError):  # an unreadable log: the rest of the item still shows
         return []
-    # Each agent reads its own trajectory format.
-    steps = load_agent(agent).trajectory_steps(json.loads(path.read_text(encoding="utf-8")))
-    html = ["<h4>Trajectory</h4><ol class='ohbench-trajectory'>"]
-    for step in steps:
-        html.append(f"<li>(cost so far ${step.cost_so_far:.4f}) {escape(step.text)}")
-        html.extend(f"<pre class='ohbench-command'>$ {escape(c)}</pre>" for c in step.commands)
-        html.extend(f"<pre class='ohbench-output'>{escape(o[:OUTPUT_LIMIT])}</pre>" for o in step.outputs)
+    if data is None:
+        return []
+    totals = data.get("final_metrics") or {}
+    html = [f"<h4>Trajectory</h4><p class='meta'>{escape(_totals(totals))}</p><ol class='ohbench-trajectory'>"]
+    for step in data.get("steps", []):
+        metrics = step.get("metrics") or {}
+        figures = [f"{metrics['prompt_tokens']} in / {metrics.get('completion_tokens', 0)} out"] if "prompt_tokens" in metrics else []
+        figures += [f"${metrics['cost_usd']:.4f}"] if "cost_usd" in metrics else []
+        head = f"[{step.get('source', '')}]" + (" " + ", ".join(figures) if figures else "")
+        message = str(step.get("message", ""))[:OUTPUT_LIMIT]
+        if step.get("source") == "agent":
+            html.append(f"<li><span class='ohbench-step'>{escape(head)}</span> {escape(message)}")
+        else:  # a system prompt or the task: long, folded under its first line
+            html.append(f"<li><details><summary><span class='ohbench-step'>{escape(head)}</span> "
+                        f"{escape(message.strip().splitlines()[0][:120] if message.strip() else '')}</summary><pre>{escape(message)}</pre></details>")
+        for call in step.get("tool_calls", []):
+            arguments = call.get("arguments") or {}
+            shown = arguments.get("command") if isinstance(arguments.get("command"), str) else json.dumps(arguments)
+            html.append(f"<pre class='ohbench-command'>$ {escape(str(shown))}</pre>")
+        for result in (step.get("observation") or {}).get("results", []):
+            html.append(f"<pre class='ohbench-output'>{escape(str(result.get('content', ''))[:OUTPUT_LIMIT])}</pre>")
         html.append("</li>")
     html.append("</ol>")
     return html
+
+
+def _totals(totals: dict[str, Any]) -> str:
+    """One line of a trajectory's final metrics."""
+    parts = [f"{totals.get('total_steps', 0)} agent steps"]
+    if "total_prompt_tokens" in totals:
+        parts.append(f"{totals['total_prompt_tokens']} tokens in / {totals.get('total_completion_tokens', 0)} out")
+    if "total_cost_usd" in totals:
+        parts.append(f"${totals['total_cost_usd']:.4f}")
+    return ", ".join(parts)
 
 
 def details(record: TaskRecord, log_dir: Path | None, with_verdict: bool) -> list[str]:
@@ -74,9 +101,11 @@ def details(record: TaskRecord, log_dir: Path | None, with_verdict: bool) -> lis
 
 
 def models_table(records: list[TaskRecord]) -> str:
-    """Instances down, models across: who resolved what, at what cost."""
-    models = sorted({r.model or "-" for r in records})
-    by_key = {(r.instance_id, r.model or "-"): r for r in records}
+    """Instances down, models (and agents, when several ran) across: who resolved what, at what cost."""
+    several = len({r.agent for r in records}) > 1
+    column = lambda r: f"{r.model or '-'} / {r.agent}" if several else r.model or "-"  # noqa: E731
+    models = sorted({column(r) for r in records})
+    by_key = {(r.instance_id, column(r)): r for r in records}
     head = "".join(f"<th>{escape(m)}</th>" for m in models)
     rows = []
     for instance in sorted({r.instance_id for r in records}):

@@ -3,7 +3,7 @@
 Built from the run folder alone (records, summary, compare result, run.json), so the plugin
 and `python -m pytest_ohbench report RUN` write the same page. From the top: the headline
 (who resolved how much, with 95% intervals, cost, tokens, time, pass@k / pass^k), the gate
-verdict, the charts (inline SVG), perf tasks' agent vs human speedups, the comparison with
+verdict, the agents compared (with several), the charts (inline SVG), perf tasks' agent vs human speedups, the comparison with
 the baseline, the models x instances matrix, then every item with its verdict, patch, trajectory and log files. A little inline
 script sorts and filters the tables; without it the page still reads top to bottom.
 """
@@ -167,6 +167,31 @@ def headline(summary: dict[str, Any]) -> str:
         rows.append(f"<tr{css}>{''.join(cells)}</tr>")
     header = "".join(f"<th>{escape(h)}</th>" for h in head)
     return f"<table id='ohbench-headline'><thead><tr>{header}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def agents_table(section: dict[str, Any]) -> str:
+    """The agents compared (summary.json's `agents`): one row each; who resolved what is the matrix below."""
+    head = ["agent", "resolved", "rate (95% CI)", "cost $", "$ / instance", "tokens in / out", "item time", "agent time",
+            "resolved by it alone"]
+    rows = []
+    for agent, group in section["by_agent"].items():
+        low, high = group.get("resolved_rate_ci") or (0.0, 1.0)
+        rows.append(
+            f"<tr><td>{escape(agent or '-')}</td><td class='num'>{group['resolved_instances']} / {group['instances']}</td>"
+            f"<td class='num' data-v='{group['resolved_rate']}'><span class='rate'>{_pct(group['resolved_rate'])}</span> "
+            f"<span class='ci'>[{_pct(low)} - {_pct(high)}]</span></td>"
+            f"<td class='num'>{group['cost_usd']:.4f}</td><td class='num'>{group['mean_cost_usd']:.4f}</td>"
+            f"<td class='num' data-v='{group['input_tokens'] + group['output_tokens']}'>{group['input_tokens']:,} / {group['output_tokens']:,}</td>"
+            f"<td class='num' data-v='{group['item_seconds']}'>{_seconds(group['item_seconds'])}</td>"
+            f"<td class='num' data-v='{group['agent_seconds']}'>{_seconds(group['agent_seconds'])}</td>"
+            f"<td class='num'>{section['resolved_only_by'].get(agent, 0)}</td></tr>"
+        )
+    header = "".join(f"<th>{escape(h)}</th>" for h in head)
+    return (
+        "<h2>Agents compared</h2>"
+        f"<p class='meta'>Resolved by every agent: {section['resolved_by_all']}; by none: {section['resolved_by_none']}.</p>"
+        f"<table id='ohbench-agents' class='sortable'><thead><tr>{header}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
 
 
 def charts(summary: dict[str, Any], records: Sequence[TaskRecord]) -> str:
@@ -389,10 +414,11 @@ def render_page(
         f"<p class='meta'>{meta}</p>",
         gate_banner(comparison) if comparison is not None else "",
         headline(summary),
+        agents_table(summary["agents"]) if summary.get("agents") else "",
         charts(summary, records) if records else "",
         *(kind.report_section(summary[name]) for name, kind in registered().items() if summary.get(name)),
         comparison_section(comparison, unlike) if comparison is not None else "",
-        "<h2>Models x instances</h2>" + matrix(records) if records else "",
+        f"<h2>{'Models and agents' if summary.get('agents') else 'Models'} x instances</h2>" + matrix(records) if records else "",
         "<h2>Items</h2><p class='meta'>Click a row for its verdict, patch, trajectory and logs.</p>" + items(records, run_dir, root),
         _settings(info),
         f"<p class='meta'>Generated {escape(summary.get('generated_at', ''))} by pytest-ohbench.</p>",

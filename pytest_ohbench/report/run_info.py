@@ -18,6 +18,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from pytest_ohbench.agents.base import agent_names, load_agent
 from pytest_ohbench.core.llm import LLMConfig
 from pytest_ohbench.core.machine import machine_facts
 from pytest_ohbench.core.record import TaskRecord, utc_now
@@ -46,24 +47,9 @@ def package_version(name: str) -> str | None:
 
 
 def agent_version(settings: Settings) -> str | None:
-    """The version of the library the chosen agent runs, where it has one."""
-    name = settings.agent_name
-    source = settings.agent.openhands_source
-    if name in ("openhands", "openhands-sdk") and source is not None:
-        # A checkout: its declared version and where it came from (the code tree is keyed by its content).
-        from pytest_ohbench.agents.openhands.source import SourceError, inspect_source
-
-        try:
-            return f"{inspect_source(source).version} ({source})"
-        except SourceError:
-            return str(source)
-    if name == "openhands":
-        return settings.agent.openhands_version
-    if name == "openhands-sdk":
-        return settings.agent.openhands_sdk_version
-    if name == "mini":
-        return package_version("mini-swe-agent")
-    return None
+    """The versions of what the chosen agents run, where they have one."""
+    versions = [load_agent(name)(settings.agent).agent_version() for name in settings.agent_names if name in agent_names()]
+    return ", ".join(v for v in versions if v) or None
 
 
 def file_sha256(path: Path) -> str:

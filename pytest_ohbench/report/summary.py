@@ -35,6 +35,12 @@ Definitions (also the meaning of every summary.json field):
 - `failure_reasons`: the judged failures (outcome judged, not resolved) counted by the code
   of their `reason` (`tests_failed`, `skip_not_pass`, `empty_patch`, `below_human`, ...;
   the part before the colon of each record's one-line reason).
+- `agents` (only when the records come from several agents, `--agent a --agent b`): the
+  agents compared. `by_agent` holds each agent's statistics over all its records (the
+  fields above); `instances` one entry per (suite, instance, model) with each agent's
+  outcome (`resolved` when one of its attempts resolved, else its first attempt's) and
+  `resolved_by`, the agents that resolved it; `resolved_by_all`, `resolved_by_none` and
+  `resolved_only_by` (agent -> instances only it resolved) count them.
 - one section per task kind that has one, under the kind's name (core/kinds.py): `perf` (only
   when some record is a perf task): agent vs human speedups per task and per model, see
   kinds/perf/summary.py.
@@ -160,11 +166,61 @@ def summarize(records: Iterable[TaskRecord | dict[str, Any]], wall_seconds: floa
         "groups": groups,
         "totals": _group(loaded),
     }
+    compared = agents_section(loaded)
+    if compared is not None:
+        summary["agents"] = compared
     for kind, records_of_kind in records_by_kind(loaded).items():  # e.g. perf: agent vs human speedups
         section = kind.summary_section(records_of_kind)
         if section is not None:
             summary[kind.name] = section
     return summary
+
+
+def agents_section(records: list[TaskRecord]) -> dict[str, Any] | None:
+    """The agents side by side (see the module docstring); None with one agent."""
+    by_agent: dict[str, list[TaskRecord]] = defaultdict(list)
+    for record in records:
+        by_agent[record.agent].append(record)
+    if len(by_agent) < 2:
+        return None
+    agents = sorted(by_agent)
+    outcomes: dict[tuple[str, str, str], dict[str, str]] = defaultdict(dict)
+    for record in sorted(records, key=lambda r: r.attempt):
+        if record.outcome == _NOT_RUN or not counted(record):
+            continue
+        shown = outcomes[(record.suite, record.instance_id, record.model or NO_MODEL)]
+        if record.resolved or record.agent not in shown:
+            shown[record.agent] = record.outcome.value
+    instances = [
+        {"suite": suite, "instance_id": instance, "model": model, "outcomes": dict(sorted(shown.items())),
+         "resolved_by": [a for a in agents if shown.get(a) == _RESOLVED]}
+        for (suite, instance, model), shown in sorted(outcomes.items())
+    ]
+    return {
+        "by_agent": {agent: _group(by_agent[agent]) for agent in agents},
+        "instances": instances,
+        "resolved_by_all": sum(len(i["resolved_by"]) == len(agents) for i in instances),
+        "resolved_by_none": sum(not i["resolved_by"] for i in instances),
+        "resolved_only_by": {a: sum(i["resolved_by"] == [a] for i in instances) for a in agents},
+    }
+
+
+def agents_lines(section: dict[str, Any]) -> list[str]:
+    """The agents compared, for the terminal: one row each, then who alone resolved what."""
+    header = ("agent", "instances", "resolved", "rate", "cost $", "tokens in/out", "item s", "agent s")
+    rows = [header] + [
+        (agent, str(g["instances"]), str(g["resolved_instances"]), _rate(g), f"{g['cost_usd']:.4f}",
+         f"{g['input_tokens']}/{g['output_tokens']}", f"{g['item_seconds']:.1f}", f"{g['agent_seconds']:.1f}")
+        for agent, g in section["by_agent"].items()
+    ]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    lines = ["agents compared:"] + [
+        "  " + "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))) for r in rows
+    ]
+    alone = ", ".join(f"{agent} {count}" for agent, count in section["resolved_only_by"].items())
+    lines.append(f"  instances resolved by every agent: {section['resolved_by_all']}; by none: {section['resolved_by_none']}; "
+                 f"by one alone: {alone}")
+    return lines
 
 
 def _rate(group: dict[str, Any]) -> str:
@@ -220,6 +276,8 @@ def format_table(summary: dict[str, Any]) -> list[str]:
             lines.append(" " * (sum(widths[:5]) + 2 * 5) + cells[-1])
             continue
         lines.append("  ".join(c.rjust(w) if 3 <= i < len(cells) else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip())
+    if summary.get("agents"):
+        lines += agents_lines(summary["agents"])
     if "totals" in summary and "item_seconds" in summary["totals"]:
         lines.append(time_line(summary))
     for name, kind in registered().items():

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from cli_agent import CLI_TEMPLATE
 
+from pytest_ohbench.agents.trajectory import validate
 from pytest_ohbench.tools.testing.llm_server import ScriptedLLMServer, credential_hash
 
 pytestmark = pytest.mark.docker
@@ -95,11 +96,44 @@ def test_mini_solves_an_instance_and_costs_what_the_script_says(
     # The submitted patch, not the workspace: no patch.txt, no scratch script.
     assert record["patch"].startswith("diff --git a/textkit/wrap.py b/textkit/wrap.py")
     assert "patch.txt" not in record["patch"] and "reproduce.py" not in record["patch"]
-    trajectory = json.loads((pytester.path / record["log_dir"] / "trajectory.json").read_text())
-    assert trajectory["info"]["exit_status"] == "Submitted"
-    assert trajectory["info"]["config"]["model_type"].endswith(model_type)
-    assert any(FIX in json.dumps(m) for m in trajectory["messages"])
+    own = json.loads((pytester.path / record["log_dir"] / "mini.traj.json").read_text())
+    assert own["info"]["exit_status"] == "Submitted"
+    assert own["info"]["config"]["model_type"].endswith(model_type)
+    assert any(FIX in json.dumps(m) for m in own["messages"])
+    assert_atif_matches_record(pytester.path / record["log_dir"] / "trajectory.json", record)
+    # report.html shows the item's steps from that file: commands, outputs, tokens.
+    page = (pytester.path / "reports" / "latest" / "report.html").read_text()
+    assert "$ cat textkit/wrap.py" in page and "[agent] 1000 in / 50 out, $0.0011" in page
+    assert "3 agent steps, 3600 tokens in / 150 out, $0.0039" in page
     assert_secret_nowhere(pytester, result)
+
+
+def assert_atif_matches_record(path: Path, record: dict[str, Any]) -> None:
+    """trajectory.json is valid ATIF, holds the script's steps, and its tokens and cost add up
+    to what the gateway metered for the item."""
+    trajectory = json.loads(path.read_text())
+    assert validate(trajectory) == []
+    assert trajectory["schema_version"] == "ATIF-v1.4"
+    assert trajectory["agent"]["name"] == "mini" and trajectory["agent"]["model_name"] == "gpt"
+    assert trajectory["extra"]["raw_log"] == "mini.traj.json"
+    steps = trajectory["steps"]
+    assert [s["source"] for s in steps] == ["system", "user", "agent", "agent", "agent"]
+    assert TRUNCATE_ISSUE in steps[1]["message"]
+    agent_steps = steps[2:]
+    assert [s["tool_calls"][0]["arguments"]["command"] for s in agent_steps] == [
+        r["tool_calls"][0]["arguments"]["command"] for r in SOLVE
+    ]
+    # Each command's output answers its call.
+    assert "def truncate" in agent_steps[0]["observation"]["results"][0]["content"]
+    assert agent_steps[0]["observation"]["results"][0]["source_call_id"] == agent_steps[0]["tool_calls"][0]["tool_call_id"]
+    assert [s["metrics"]["prompt_tokens"] for s in agent_steps] == [1000, 1200, 1400]
+    totals = trajectory["final_metrics"]
+    assert totals["total_steps"] == 3
+    assert (totals["total_prompt_tokens"], totals["total_completion_tokens"], totals["total_cached_tokens"]) == (
+        record["input_tokens"], record["output_tokens"], record["cached_tokens"])
+    assert sum(s["metrics"]["cost_usd"] for s in agent_steps) == pytest.approx(record["cost_usd"], rel=1e-9)
+    assert totals["total_cost_usd"] == pytest.approx(record["cost_usd"], rel=1e-9)
+    assert trajectory["extra"]["metered"]["input_tokens"] == record["input_tokens"]
 
 
 def test_two_models_run_side_by_side_with_their_own_costs(pytester: pytest.Pytester, swe_suite: Path, base_image: str) -> None:

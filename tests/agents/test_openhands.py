@@ -13,6 +13,7 @@ from conftest import EXAMPLES_SWE, REPO_ROOT, run_output
 from tinysuite import make_shell_suite
 
 from pytest_ohbench.agents.agent_tree import trees_dir
+from pytest_ohbench.agents.trajectory import validate
 from pytest_ohbench.report.openhands_tree import EVAL_METADATA_FIELDS, EVAL_OUTPUT_FIELDS
 from pytest_ohbench.tools.testing.llm_server import ScriptedLLMServer, credential_hash
 
@@ -89,8 +90,17 @@ def test_openhands_fixes_an_instance_with_its_editor_and_the_script_cost(
     assert record["agent_reported"]["cost_usd"] == pytest.approx(record["cost_usd"], rel=1e-9)
     assert record["agent_reported"]["input_tokens"] == record["input_tokens"]
     log_dir = pytester.path / record["log_dir"]
-    events = json.loads((log_dir / "trajectory.json").read_text())
+    events = json.loads((log_dir / "openhands.trajectory.json").read_text())
     assert any(e.get("action") == "edit" for e in events) and any(e.get("action") == "finish" for e in events)
+    # Beside OpenHands' own trajectory, the one format: each LLM step with what its call added.
+    trajectory = json.loads((log_dir / "trajectory.json").read_text())
+    assert validate(trajectory) == [] and trajectory["agent"] == {"name": "openhands", "version": "0.48.0", "model_name": "gpt"}
+    agent_steps = [s for s in trajectory["steps"] if s["source"] == "agent"]
+    assert [s["tool_calls"][0]["function_name"] for s in agent_steps][-1] == "finish" and len(agent_steps) == 4
+    totals = trajectory["final_metrics"]
+    assert (totals["total_prompt_tokens"], totals["total_completion_tokens"]) == (record["input_tokens"], record["output_tokens"])
+    assert sum(s["metrics"]["prompt_tokens"] for s in agent_steps) == record["input_tokens"]
+    assert totals["total_cost_usd"] == pytest.approx(record["cost_usd"], rel=1e-9)
     assert list((log_dir / "completions").glob("*.json"))
     [output] = [json.loads(line) for line in (pytester.path / "reports" / "latest" / "output.jsonl").read_text().splitlines()]
     check_run_infer_tree(pytester.path / "reports" / "latest", record, events, output)

@@ -12,6 +12,7 @@ from conftest import run_output
 from test_openhands import DISK_CONFTEST, SECRET, TOUCHING_ISSUE, TRUNCATE_ISSUE, assert_no_secret
 from tinysuite import make_shell_suite
 
+from pytest_ohbench.agents.trajectory import validate
 from pytest_ohbench.tools.testing.llm_server import ScriptedLLMServer
 
 pytestmark = pytest.mark.docker
@@ -68,9 +69,13 @@ def test_openhands_sdk_resolves_one_instance_and_gives_up_on_another(
     assert (solved["input_tokens"], solved["output_tokens"], solved["llm_calls"]) == (3600, 150, 3)
     assert solved["cost_usd"] == pytest.approx(3600 * 0.000001 + 150 * 0.000002, rel=1e-6)
     assert "-    return text[: width - len(ellipsis) + 1] + ellipsis" in solved["patch"]
-    events = json.loads((pytester.path / solved["log_dir"] / "trajectory.json").read_text())
+    events = json.loads((pytester.path / solved["log_dir"] / "openhands-sdk.events.json").read_text())
     actions = [e for e in events if e.get("kind") == "ActionEvent"]
     assert [a["tool_name"] for a in actions] == ["terminal", "file_editor", "finish"]
+    trajectory = json.loads((pytester.path / solved["log_dir"] / "trajectory.json").read_text())
+    assert validate(trajectory) == [] and trajectory["agent"]["version"] == "1.57.0"
+    assert [c["function_name"] for s in trajectory["steps"] for c in s.get("tool_calls", [])] == ["terminal", "file_editor", "finish"]
+    assert "total_cost_usd" not in trajectory["final_metrics"]  # the SDK's events carry no cost per step: none is claimed
     observations = [e for e in events if e.get("kind") == "ObservationEvent"]
     assert "ellipsis" in json.dumps(observations[0])  # the grep really ran in the task container
     assert (gave_up["outcome"], gave_up["agent_status"], gave_up["patch"]) == ("empty_patch", "finished", "")

@@ -132,5 +132,5 @@ def test_a_fork_s_local_change_is_the_code_that_runs(
     assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
     info = json.loads((pytester.path / "reports" / "latest" / "run.json").read_text())
     assert info["agent_version"] == f"{RELEASE} ({fork})" and info["agent_settings"]["openhands_source"] == str(fork)
-    log = json.loads((pytester.path / records["ohbench__textkit-2"]["log_dir"] / "trajectory.json").read_text())
+    log = json.loads((pytester.path / records["ohbench__textkit-2"]["log_dir"] / "openhands.trajectory.json").read_text())
     assert any(FORK_MARKER in json.dumps(event) for event in log)  # OpenHands recorded the prompt it used

@@ -385,9 +385,9 @@ def test_flaky_instances_are_listed_but_do_not_fail_the_instance_gate(tmp_path: 
     assert instance.passed and instance.regressed == []
     assert [p.flaky for p in result.pairs] == [True, False, True]
     # The id or id[model] as written, or a glob over either.
-    assert is_flaky(("sqlglot-12", "gpt"), ["sqlglot-*"]) and not is_flaky(("sqlglot-12", "gpt"), ["sqlglot-1"])
-    assert is_flaky(("x", "gpt"), ["x[gpt]"]) and not is_flaky(("x", "claude"), ["x[gpt]"])
-    assert is_flaky(("x-1", "gpt"), ["x-*[[]gpt]"]) and not is_flaky(("x-1", "claude"), ["x-*[[]gpt]"])
+    assert is_flaky(("sqlglot-12", "gpt", ""), ["sqlglot-*"]) and not is_flaky(("sqlglot-12", "gpt", ""), ["sqlglot-1"])
+    assert is_flaky(("x", "gpt", ""), ["x[gpt]"]) and not is_flaky(("x", "claude", ""), ["x[gpt]"])
+    assert is_flaky(("x-1", "gpt", ""), ["x-*[[]gpt]"]) and not is_flaky(("x-1", "claude", ""), ["x-*[[]gpt]"])
 
 
 def test_report_lines_put_unlike_settings_first_with_their_markup() -> None:

@@ -24,7 +24,15 @@ from pytest_ohbench.agents.base import AgentContext, AgentResult, AgentSettings,
 from pytest_ohbench.agents.mounted import MountedAgent
 from pytest_ohbench.agents.openhands.install import REQUIREMENTS, ensure_wheelhouse
 from pytest_ohbench.agents.openhands.settings import agent_section, condenser_section
-from pytest_ohbench.agents.openhands.source import Source, ensure_source_trees, has_release_source, inspect_source, registered_agent_classes, release_source
+from pytest_ohbench.agents.openhands.source import (
+    Source,
+    ensure_source_trees,
+    has_release_source,
+    inspect_source,
+    registered_agent_classes,
+    release_source,
+    source_version,
+)
 from pytest_ohbench.core.errors import last_line
 from pytest_ohbench.core.llm import LLMConfig, redact
 from pytest_ohbench.runtime.base import Runtime
@@ -117,6 +125,7 @@ class OpenHandsAgent(MountedAgent):
     """OpenHands from its read-only tree, run headless in the task container."""
 
     name = "openhands"
+    raw_log = "openhands.trajectory.json"  # OpenHands' own trajectory (a list of events)
     needs_runtime = True
     needs_llm = True
     needs_network = True  # OpenHands calls the LLM from inside the container
@@ -185,16 +194,32 @@ class OpenHandsAgent(MountedAgent):
             steps=calls,  # CodeActAgent makes one LLM call per step
         )
 
+    def agent_version(self) -> str:
+        source = self.settings.openhands_source
+        return source_version(source) if source is not None else self.version
+
     @staticmethod
     def trajectory_steps(data: Any) -> list[TrajectoryStep]:
-        """The LLM steps of an OpenHands trajectory (a list of events)."""
+        """The LLM steps of an OpenHands trajectory (a list of events), each with what its call
+        added to the accumulated tokens and cost."""
         steps: list[TrajectoryStep] = []
+        before: dict[str, float] = {"cost": 0.0, "prompt_tokens": 0, "completion_tokens": 0, "cache_read_tokens": 0}
         for event in data if isinstance(data, list) else []:
             if is_llm_step(event):
                 args = event.get("args") or {}
                 command = args.get("command") or args.get("path") or event["action"]
-                cost = float(event["llm_metrics"].get("accumulated_cost", 0.0))
-                steps.append(TrajectoryStep(str(event.get("message") or ""), [str(command)], [], cost))
+                llm_metrics = event["llm_metrics"]
+                usage = llm_metrics.get("accumulated_token_usage") or {}
+                now = {"cost": float(llm_metrics.get("accumulated_cost", 0.0)),
+                       **{key: int(usage.get(key) or 0) for key in ("prompt_tokens", "completion_tokens", "cache_read_tokens")}}
+                steps.append(TrajectoryStep(
+                    str(event.get("message") or ""), [str(command)], [], now["cost"], tool=str(event["action"]),
+                    prompt_tokens=int(now["prompt_tokens"] - before["prompt_tokens"]),
+                    completion_tokens=int(now["completion_tokens"] - before["completion_tokens"]),
+                    cached_tokens=int(now["cache_read_tokens"] - before["cache_read_tokens"]),
+                    timestamp=event.get("timestamp"),
+                ))
+                before = now
             elif event.get("observation") and steps:
                 steps[-1].outputs.append(str(event.get("content") or event.get("message") or ""))
         return steps
@@ -205,7 +230,7 @@ class OpenHandsAgent(MountedAgent):
             raw = runtime.read_file(f"{WORK}/trajectory.json").decode("utf-8", errors="replace")
         except FileNotFoundError:
             return []
-        (log_dir / "trajectory.json").write_text(redact(raw, secrets), encoding="utf-8")
+        (log_dir / self.raw_log).write_text(redact(raw, secrets), encoding="utf-8")
         for name, data in runtime.read_tree(f"{WORK}/completions").items():
             target = log_dir / "completions" / name
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,7 @@ from pytest_ohbench.agents.agent_tree import PYTHON, TreeSpec, ensure_tree, tree
 from pytest_ohbench.agents.base import AgentContext, AgentResult, AgentSettings, AgentStatus, TrajectoryStep
 from pytest_ohbench.agents.mounted import MountedAgent
 from pytest_ohbench.agents.openhands.install import REQUIREMENTS, ensure_sdk_wheelhouse
-from pytest_ohbench.agents.openhands.source import ensure_source_trees, inspect_source
+from pytest_ohbench.agents.openhands.source import ensure_source_trees, inspect_source, source_version
 from pytest_ohbench.core.errors import last_line
 from pytest_ohbench.core.llm import LLMConfig, redact
 from pytest_ohbench.runtime.provider import Mount, RuntimeProvider
@@ -76,6 +76,7 @@ class OpenHandsSDKAgent(MountedAgent):
     """OpenHands V1 (openhands-sdk) from its read-only tree, run headless in the task container."""
 
     name = "openhands-sdk"
+    raw_log = "openhands-sdk.events.json"  # the conversation's event log
     needs_runtime = True
     needs_llm = True
     needs_network = True  # the SDK calls the LLM from inside the container
@@ -113,7 +114,7 @@ class OpenHandsSDKAgent(MountedAgent):
             last = last_line(output)
             return AgentResult(status=AgentStatus.ERROR, error=f"the OpenHands SDK saved no events (exit {result.exit_code}): {last}",
                                return_code=result.exit_code, stdout=output)
-        (context.log_dir / "trajectory.json").write_text(files["events.json"], encoding="utf-8")
+        (context.log_dir / self.raw_log).write_text(files["events.json"], encoding="utf-8")
         for name, text in files.items():
             if name.startswith("completions/"):
                 target = context.log_dir / name
@@ -137,6 +138,10 @@ class OpenHandsSDKAgent(MountedAgent):
             steps=responses,
         )
 
+    def agent_version(self) -> str:
+        source = self.settings.openhands_source
+        return source_version(source) if source is not None else self.version
+
     @staticmethod
     def trajectory_steps(data: Any) -> list[TrajectoryStep]:
         """The agent's actions and their observations, from the SDK's event log."""
@@ -145,7 +150,8 @@ class OpenHandsSDKAgent(MountedAgent):
             if is_llm_step(event):
                 action = event.get("action") or {}
                 command = action.get("command") or action.get("path") or event.get("tool_name") or ""
-                steps.append(TrajectoryStep(str(event.get("thought") or ""), [str(command)], [], 0.0))
+                steps.append(TrajectoryStep(str(event.get("thought") or ""), [str(command)], [], 0.0,
+                                            tool=str(event.get("tool_name") or "bash"), timestamp=event.get("timestamp")))
             elif event.get("kind") == "ObservationEvent" and steps:
                 steps[-1].outputs.append(json.dumps(event.get("observation") or {})[:2000])
         return steps

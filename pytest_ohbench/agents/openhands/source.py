@@ -94,6 +94,14 @@ class Source:
         return str(data.get("project", {}).get("version") or data.get("tool", {}).get("poetry", {}).get("version") or "")
 
 
+def source_version(path: Path) -> str:
+    """A checkout's declared version and where it came from (its code tree is keyed by its content)."""
+    try:
+        return f"{inspect_source(path).version} ({path})"
+    except SourceError:
+        return str(path)
+
+
 def inspect_source(path: Path) -> Source:
     """The source at `path`, or SourceError naming what is missing."""
     root = path.expanduser().resolve()
