@@ -7,19 +7,10 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO_ROOT
+from tinysuite import ROW
 
 from pytest_ohbench.core.errors import DatasetError
 from pytest_ohbench.core.suite import load_suite
-
-ROW = {
-    "repo": "octo/lib",
-    "base_commit": "abc123",
-    "problem_statement": "it breaks",
-    "patch": "diff --git a/lib.py b/lib.py\n--- a/lib.py\n+++ b/lib.py\n@@ -1 +1 @@\n-x = 1\n+x = 2\n",
-    "test_patch": "diff --git a/tests/t.py b/tests/t.py\n",
-    "FAIL_TO_PASS": ["tests/t.py::test_new"],
-    "PASS_TO_PASS": [],
-}
 
 
 def row(instance_id: str, **fields: object) -> str:
