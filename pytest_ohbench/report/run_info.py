@@ -16,13 +16,12 @@ import json
 from collections.abc import Iterable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from pytest_ohbench.agents.base import agent_names, load_agent
+from pytest_ohbench.agents.base import AgentSettings, agent_names, load_agent
 from pytest_ohbench.core.llm import LLMConfig
 from pytest_ohbench.core.machine import machine_facts
 from pytest_ohbench.core.record import TaskRecord, utc_now
-from pytest_ohbench.plugin.settings import Settings
 
 RUN_INFO_FILE = "run.json"
 # Model-section keys that change results; the api_key and base_url stay out of run.json.
@@ -38,6 +37,24 @@ MODEL_KEYS = (
 )
 
 
+class RunChoices(Protocol):
+    """What run.json records of the run's settings (plugin/settings.py's Settings has it): an
+    interface, so that report/ does not import the plugin that drives it."""
+
+    @property
+    def agent_names(self) -> tuple[str, ...]: ...
+    @property
+    def agent_name(self) -> str | None: ...
+    @property
+    def agent(self) -> AgentSettings: ...
+    @property
+    def hints(self) -> bool: ...
+    @property
+    def attempts(self) -> int: ...
+    @property
+    def max_cost(self) -> float | None: ...
+
+
 def package_version(name: str) -> str | None:
     """The installed version of a distribution, or None."""
     try:
@@ -46,7 +63,7 @@ def package_version(name: str) -> str | None:
         return None
 
 
-def agent_version(settings: Settings) -> str | None:
+def agent_version(settings: RunChoices) -> str | None:
     """The versions of what the chosen agents run, where they have one."""
     versions = [load_agent(name)(settings.agent).agent_version() for name in settings.agent_names if name in agent_names()]
     return ", ".join(v for v in versions if v) or None
@@ -58,7 +75,7 @@ def file_sha256(path: Path) -> str:
 
 
 def run_info(
-    settings: Settings,
+    settings: RunChoices,
     llms: dict[str, LLMConfig],
     datasets: Iterable[Path],
     timeouts: dict[str, dict[str, float]],
