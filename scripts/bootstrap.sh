@@ -155,7 +155,17 @@ setup_relay() {
   say "relay: built $relay"
 }
 
-# 5. With --test: what the project's own tests need beyond that (a browser for the HTML test).
+# 5. npm: the installed agents (Claude Code, Codex, ...) come from the npm registry.
+setup_npm() {
+  if command -v npm >/dev/null 2>&1; then
+    say "npm: present"
+    return
+  fi
+  say "npm: installing Debian's npm"
+  apt_install npm
+}
+
+# 6. With --test: what the project's own tests need beyond that (a browser for the HTML test).
 setup_test_tools() {
   if command -v chromium >/dev/null 2>&1; then
     say "test tools: chromium present"
@@ -169,6 +179,7 @@ setup_venv
 setup_relay
 setup_docker
 setup_base_image
+setup_npm
 # The Go and Java toolchains of the bundled Multi-SWE-bench examples, once per machine.
 bash "$ROOT/scripts/toolchain_image.sh" || die "the toolchain image could not be made"
 [ -z "$WITH_TEST_TOOLS" ] || setup_test_tools

@@ -19,6 +19,7 @@ import os
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from filelock import FileLock
@@ -129,10 +130,7 @@ def _install(spec: TreeSpec, site: Path) -> None:
             raise TreeError(f"installing {spec.name} from {spec.wheelhouse} failed: {last_line(result.stderr)}")
 
 
-def _build(runtime: RuntimeProvider, spec: TreeSpec, target: Path) -> None:
-    started = time.monotonic()
-    partial = target.with_name(f".{target.name}.partial")
-    shutil.rmtree(partial, ignore_errors=True)
+def _fill(runtime: RuntimeProvider, spec: TreeSpec, partial: Path) -> None:
     site = partial / "lib" / "python3.13" / "dist-packages"
     site.mkdir(parents=True)
     _install(spec, site)
@@ -144,26 +142,39 @@ def _build(runtime: RuntimeProvider, spec: TreeSpec, target: Path) -> None:
                           {"OHBENCH_TREE_CHECK": spec.check})
     except BuildFailed as exc:
         raise TreeError(f"building the {spec.name} tree failed: {exc}") from None
-    size = sum(p.stat().st_size for p in partial.rglob("*") if p.is_file() and not p.is_symlink())
-    info = {"name": spec.name, "size_bytes": size, "build_seconds": round(time.monotonic() - started, 1)}
-    (partial / COMPLETE).write_text(json.dumps(info) + "\n")
-    partial.rename(target)
 
 
-def ensure_tree(runtime: RuntimeProvider, spec: TreeSpec) -> Path:
-    """The tree for `spec`, built once per machine (under a lock: xdist workers wait for one build)."""
+def build_once(runtime: RuntimeProvider, name: str, key: Callable[[str], str], fill: Callable[[Path], None]) -> Path:
+    """The tree `<name>-<key>` in the cache, made once per machine by `fill(folder)`.
+
+    `key` gets the build image's id (the tree's libraries come from it). Built under a lock,
+    so xdist workers wait for one build, into a partial folder renamed when complete.
+    """
     build_image_id = runtime.image_id(BUILD_IMAGE)
     if build_image_id is None:
-        raise TreeError(f"{BUILD_IMAGE} is missing (run scripts/bootstrap.sh): the agent's Python comes from it")
-    target = trees_dir() / f"{spec.name}-{spec.key(build_image_id)}"
+        raise TreeError(f"{BUILD_IMAGE} is missing (run scripts/bootstrap.sh): the agent's runtime libraries come from it")
+    target = trees_dir() / f"{name}-{key(build_image_id)}"
     if tree_info(target):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(target) + ".lock"):
         if not tree_info(target):
             shutil.rmtree(target, ignore_errors=True)
-            _build(runtime, spec, target)
+            started = time.monotonic()
+            partial = target.with_name(f".{target.name}.partial")
+            shutil.rmtree(partial, ignore_errors=True)
+            partial.mkdir()
+            fill(partial)
+            size = sum(p.stat().st_size for p in partial.rglob("*") if p.is_file() and not p.is_symlink())
+            info = {"name": name, "size_bytes": size, "build_seconds": round(time.monotonic() - started, 1)}
+            (partial / COMPLETE).write_text(json.dumps(info) + "\n")
+            partial.rename(target)
     return target
+
+
+def ensure_tree(runtime: RuntimeProvider, spec: TreeSpec) -> Path:
+    """The Python tree for `spec`, built once per machine."""
+    return build_once(runtime, spec.name, spec.key, lambda partial: _fill(runtime, spec, partial))
 
 
 def tree_mount(tree: Path) -> Mount:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 ENTRY_POINT_GROUP = "pytest_ohbench.agents"
 DEFAULT_OPENHANDS_VERSION = "0.48.0"
 DEFAULT_OPENHANDS_SDK_VERSION = "1.57.0"  # openhands-sdk / openhands-tools (OpenHands V1)
+DEFAULT_CLAUDE_CODE_VERSION = "2.1.332"  # npm @anthropic-ai/claude-code
 
 
 class AgentStatus(str, enum.Enum):
@@ -62,6 +63,7 @@ class AgentSettings:
     openhands_eval_note: str = ""  # the `_N_<note>` of the run_infer output folder
     openhands_sdk_version: str = DEFAULT_OPENHANDS_SDK_VERSION
     openhands_source: Path | None = None  # --openhands-source: a checkout or fork, 0.x or V1
+    claude_code_version: str = DEFAULT_CLAUDE_CODE_VERSION
 
 
 @dataclasses.dataclass

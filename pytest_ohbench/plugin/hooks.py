@@ -44,6 +44,7 @@ from pytest_ohbench.plugin.session_setup import (
     output_limit_warnings,
     preflight,
     preflight_file,
+    prepare_installed,
     prepare_openhands,
     prepare_runtime,
     resume_target,
@@ -111,8 +112,12 @@ def configure(config: pytest.Config) -> None:
         for warning in output_limit_warnings(config.stash[STATE_KEY].llms):
             config.issue_config_time_warning(pytest.PytestConfigWarning(warning), stacklevel=2)
     for name in settings.agent_names:
-        if name in ("openhands", "openhands-sdk") and workerinput is None and not config.option.collectonly:
+        if workerinput is not None or config.option.collectonly:
+            continue
+        if name in ("openhands", "openhands-sdk"):
             prepare_openhands(settings.agent, config.stash[STATE_KEY].runtime_provider(), sdk=name == "openhands-sdk")
+        else:
+            prepare_installed(name, settings.agent, config.stash[STATE_KEY].runtime_provider())
 
 
 def check_agent(name: str, settings: Any) -> None:

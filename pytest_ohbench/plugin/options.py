@@ -15,7 +15,11 @@ from typing import Any
 
 import pytest
 
-from pytest_ohbench.agents.base import DEFAULT_OPENHANDS_SDK_VERSION, DEFAULT_OPENHANDS_VERSION
+from pytest_ohbench.agents.base import (
+    DEFAULT_CLAUDE_CODE_VERSION,
+    DEFAULT_OPENHANDS_SDK_VERSION,
+    DEFAULT_OPENHANDS_VERSION,
+)
 from pytest_ohbench.agents.openhands.settings import CONDENSERS
 from pytest_ohbench.core.suite import SKIP_RULES
 from pytest_ohbench.plugin.converters import (
@@ -162,6 +166,8 @@ OPTIONS: tuple[Option, ...] = (
     Option(("--openhands-source",), "openhands_source", "a checkout or fork of OpenHands (0.x, or V1 with --agent openhands-sdk) to run "
            "instead of a release", metavar="DIR"),
     Option(("--openhands-eval-note",), "openhands_eval_note", "the _N_<NOTE> suffix of the outputs/ run_infer folder", metavar="NOTE"),
+    Option(("--claude-code-version",), "claude_code_version", "@anthropic-ai/claude-code release (npm) for --agent claude-code",
+           default=DEFAULT_CLAUDE_CODE_VERSION, metavar="V"),
 )
 BY_DEST = {option.dest: option for option in OPTIONS}
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pytest_ohbench.agents.agent_tree import TreeError, ensure_tree
-from pytest_ohbench.agents.base import AgentSettings
+from pytest_ohbench.agents.base import AgentSettings, load_agent
 from pytest_ohbench.agents.openhands.agent import agent_classes, tree_spec
 from pytest_ohbench.agents.openhands.install import WheelhouseError, ensure_sdk_wheelhouse, ensure_wheelhouse
 from pytest_ohbench.agents.openhands.sdk import sdk_tree_spec
@@ -145,6 +145,15 @@ def prepare_openhands_sdk(settings: AgentSettings, runtime: RuntimeProvider) -> 
     except WheelhouseError as exc:
         raise pytest.UsageError(f"--agent openhands-sdk: cannot get openhands-sdk {version} wheels for Python 3.13 ({exc})") from None
     _build("--agent openhands-sdk", lambda built: ensure_tree(built, sdk_tree_spec(version, wheelhouse)), runtime)
+
+
+def prepare_installed(name: str, settings: AgentSettings, runtime: RuntimeProvider) -> None:
+    """An installed agent's tree (Claude Code, Codex, ...) before any task starts: a release npm cannot get is a usage error."""
+    from pytest_ohbench.agents.installed.agent import InstalledAgent
+
+    agent = load_agent(name)(settings)
+    if isinstance(agent, InstalledAgent):
+        _build(f"--agent {name}", agent.tree_mounts, runtime)
 
 
 def output_limit_warnings(llms: dict[str, LLMConfig]) -> list[str]:

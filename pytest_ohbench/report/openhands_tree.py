@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_ohbench.agents.openhands.settings import EvalSettings
-from pytest_ohbench.agents.trajectory import raw_log
+from pytest_ohbench.agents.trajectory import raw_log, read_log
 from pytest_ohbench.core.outcomes import Outcome
 from pytest_ohbench.core.record import TaskRecord
 from pytest_ohbench.kinds.rows import load_jsonl
@@ -104,13 +104,16 @@ def eval_metadata(record: TaskRecord, settings: EvalSettings, folder: Path, star
 
 
 def history(record: TaskRecord, root: Path) -> list:
-    """The agent's events when its own log is a JSON list (OpenHands), else []."""
+    """The agent's events when its own log is a list (OpenHands' JSON, a CLI's JSONL), else []."""
     if not record.log_dir:
         return []
     path = raw_log(root / record.log_dir, record.agent)
     if path is None:
         return []
-    data = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        data = read_log(path)
+    except ValueError:  # a log cut short by a kill
+        return []
     return data if isinstance(data, list) else []
 
 

@@ -1,0 +1,1 @@
+"""Agents installed from their registries (npm): Claude Code, Codex, ..."""
