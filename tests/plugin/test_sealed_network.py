@@ -6,7 +6,8 @@ run probes the agent's own container from inside before the agent starts
 the test runs there counts the connections it gets), the host's other addresses, another
 container's and a public one refused at once, the agent's base_url answering through the
 relay. Then the agent's own LLM calls go through it (metered) and the item is judged as
-usual: `command` (a CLI of its own), OpenHands (its tree mounted), a CLI installed in the
+usual: `command` (a CLI of its own), OpenHands (its tree mounted), Claude Code (its tree
+mounted), a CLI installed in the
 image, mini (which calls its LLM from the host: its container gets no network at all), and
 a Harbor task, whose `allow_internet = true` opts in to the host's network as
 --ohbench-allow-internet and suite.yaml `container.network: host` do.
@@ -123,20 +124,17 @@ class CliCase:
     script_keys: dict[str, Any] | None = None  # e.g. {"tools": [...]} for an agent with its own tools
 
 
-# ---------------------------------------------------------------------------------------
-# PARAMETRIZATION POINT: installed CLI agents. The installed agents (claude-code, codex, ...)
-# are built on the agents-installed branch; after it is merged, add one pytest.param per
-# agent here, e.g.
-#     pytest.param(CliCase(["--agent", "claude-code"], [<its tool calls: Bash with FIX_TRUNCATE>, ...],
-#                          script_keys={"tools": ["Bash"]}), id="claude-code"),
-# Until then the stand-in is a real CLI process of its own install calling the LLM over HTTP
-# from inside the container: `llm-client`, on the openai package (tests/llm_client_image.py),
-# asking once plainly and once streamed.
-# ---------------------------------------------------------------------------------------
+# Installed CLI agents: one of the real ones from its tree (Claude Code, over Anthropic's
+# Messages API), and a CLI of the image's own install, `llm-client` on the openai package
+# (tests/llm_client_image.py), asking once plainly and once streamed.
 INSTALLED_CLI_AGENTS = [
     pytest.param(CliCase(["--agent", "command", "--ohbench-command", "llm-client {prompt_file}"],
                          [{"content": FIX_TRUNCATE}, {"content": "DONE"}], needs_llm_client_image=True),
-                 id="llm-client-standin"),
+                 id="llm-client-in-the-image"),
+    pytest.param(CliCase(["--agent", "claude-code"],
+                         [{"content": "Fix the slice.", "tool_calls": [{"name": "Bash", "arguments": {"command": FIX_TRUNCATE}}]},
+                          {"content": "Fixed."}], script_keys={"tools": ["Bash", "Edit"]}),
+                 id="claude-code"),
 ]
 
 
