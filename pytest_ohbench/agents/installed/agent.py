@@ -12,6 +12,7 @@ and read its events.
 from __future__ import annotations
 
 import json
+from pathlib import PurePosixPath
 from typing import Any, ClassVar
 
 from pytest_ohbench.agents.agent_tree import tree_mount
@@ -62,7 +63,7 @@ class InstalledAgent(MountedAgent):
 
     def launch(self, context: AgentContext, llm: LLMConfig) -> tuple[str, dict[str, str], dict[str, str]]:
         """The command (it reads the prompt on stdin, writes events to stdout), its environment,
-        and files to write first (0600: they may hold the item's token; removed after)."""
+        and files to write first (their folders made, 0600: they may hold the item's token; removed after)."""
         raise NotImplementedError
 
     def summarize(self, events: list[dict[str, Any]], llm: LLMConfig) -> AgentResult:
@@ -76,9 +77,10 @@ class InstalledAgent(MountedAgent):
         runtime, llm = context.runtime, context.llm
         assert runtime is not None and llm is not None
         events_file, stderr_file = f"{self.work}/events.jsonl", f"{self.work}/stderr.log"
-        runtime.execute(f"mkdir -p {self.work} && chmod 700 {self.work}")
-        runtime.write_file(f"{self.work}/prompt.md", context.prompt)
         command, env, files = self.launch(context, llm)
+        folders = sorted({self.work, *(str(PurePosixPath(path).parent) for path in files)})
+        runtime.execute(f"mkdir -p {' '.join(folders)} && chmod 700 {self.work}")
+        runtime.write_file(f"{self.work}/prompt.md", context.prompt)
         for path, text in files.items():
             runtime.write_file(path, text, mode=0o600)
         result = runtime.execute(f"{command} < {self.work}/prompt.md > {events_file} 2> {stderr_file}",
