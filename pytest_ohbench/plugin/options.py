@@ -17,6 +17,7 @@ import pytest
 
 from pytest_ohbench.agents.base import (
     DEFAULT_CLAUDE_CODE_VERSION,
+    DEFAULT_GEMINI_CLI_VERSION,
     DEFAULT_OPENHANDS_SDK_VERSION,
     DEFAULT_OPENHANDS_VERSION,
 )
@@ -168,6 +169,8 @@ OPTIONS: tuple[Option, ...] = (
     Option(("--openhands-eval-note",), "openhands_eval_note", "the _N_<NOTE> suffix of the outputs/ run_infer folder", metavar="NOTE"),
     Option(("--claude-code-version",), "claude_code_version", "@anthropic-ai/claude-code release (npm) for --agent claude-code",
            default=DEFAULT_CLAUDE_CODE_VERSION, metavar="V"),
+    Option(("--gemini-cli-version",), "gemini_cli_version", "@google/gemini-cli release (npm) for --agent gemini-cli",
+           default=DEFAULT_GEMINI_CLI_VERSION, metavar="V"),
 )
 BY_DEST = {option.dest: option for option in OPTIONS}
 
