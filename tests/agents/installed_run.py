@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,14 +27,24 @@ Call = tuple[str, dict[str, Any]]  # a tool call: the agent's tool name, its arg
 
 @dataclasses.dataclass(frozen=True)
 class Tools:
-    """An agent's own shell, read and edit tools, as calls (their names and argument shapes differ)."""
+    """An agent's own shell, read and edit tools: their names, and the edit's extra arguments."""
 
-    shell: Callable[[str], Call]  # command
-    read: Callable[[str], Call]  # path
-    edit: Callable[[str, str, str], Call]  # path, old text, new text
+    shell: str  # takes {command}
+    read: str  # takes {file_path}
+    edit: str  # takes {file_path, old_string, new_string}
+    edit_extra: tuple[tuple[str, str], ...] = ()  # e.g. Gemini CLI's instruction
 
     def names(self) -> list[str]:
-        return [self.shell("")[0], self.read("")[0], self.edit("", "", "")[0]]
+        return [self.shell, self.read, self.edit]
+
+    def run(self, command: str) -> Call:
+        return self.shell, {"command": command}
+
+    def open(self, path: str) -> Call:
+        return self.read, {"file_path": path}
+
+    def change(self, path: str, old: str, new: str) -> Call:
+        return self.edit, {"file_path": path, "old_string": old, "new_string": new, **dict(self.edit_extra)}
 
 
 def step(prompt: int, completion: int, text: str, call: Call | None = None) -> dict[str, Any]:
@@ -49,9 +58,9 @@ def step(prompt: int, completion: int, text: str, call: Call | None = None) -> d
 def solve_truncate(tools: Tools) -> list[dict[str, Any]]:
     """textkit-2 fixed in four answers (4700 tokens in, 170 out): grep, read, edit, done."""
     return [
-        step(1000, 50, SOLVED_TEXTS[0], tools.shell(SOLVED_COMMAND)),
-        step(1100, 20, SOLVED_TEXTS[1], tools.read("/testbed/textkit/wrap.py")),
-        step(1200, 80, SOLVED_TEXTS[2], tools.edit("/testbed/textkit/wrap.py", "width - len(ellipsis) + 1]", "width - len(ellipsis)]")),
+        step(1000, 50, SOLVED_TEXTS[0], tools.run(SOLVED_COMMAND)),
+        step(1100, 20, SOLVED_TEXTS[1], tools.open("/testbed/textkit/wrap.py")),
+        step(1200, 80, SOLVED_TEXTS[2], tools.change("/testbed/textkit/wrap.py", "width - len(ellipsis) + 1]", "width - len(ellipsis)]")),
         step(1400, 20, SOLVED_TEXTS[3]),
     ]
 
@@ -59,8 +68,8 @@ def solve_truncate(tools: Tools) -> list[dict[str, Any]]:
 def wrong_touching(tools: Tools) -> list[dict[str, Any]]:
     """intervals-1 half fixed in three answers (2400 in, 70 out): one side of the comparison, touching intervals still apart."""
     return [
-        step(700, 20, "Read it.", tools.read("/testbed/intervals/core.py")),
-        step(800, 40, "Half a fix.", tools.edit("/testbed/intervals/core.py", "self.start < other.end and", "self.start <= other.end and")),
+        step(700, 20, "Read it.", tools.open("/testbed/intervals/core.py")),
+        step(800, 40, "Half a fix.", tools.change("/testbed/intervals/core.py", "self.start < other.end and", "self.start <= other.end and")),
         step(900, 10, "Done."),
     ]
 
@@ -73,13 +82,24 @@ class InstalledRun:
     run: Path
     solved: dict[str, Any]  # textkit-2, fixed
     wrong: dict[str, Any]  # intervals-1, half fixed
+    pytester: pytest.Pytester
+    docker_client: docker.DockerClient
 
-    def log_dir(self, pytester: pytest.Pytester) -> Path:
-        return pytester.path / self.solved["log_dir"]
+    def log_dir(self) -> Path:
+        return self.pytester.path / self.solved["log_dir"]
+
+    def check(self, agent: type[BaseAgent]) -> list[TrajectoryStep]:
+        """check_run for `agent`: the solved item's trajectory steps."""
+        return check_run(self.pytester, self.docker_client, self, agent)
 
 
-def run_two_items(pytester: pytest.Pytester, swe_suite: Path, image: str, agent: str, model: str, tools: Tools) -> InstalledRun:
-    """`agent` at `model` in `image`: textkit-2 solved, intervals-1 half fixed with its own tools; one passes, one fails."""
+def run_two_items(request: pytest.FixtureRequest, agent: str, model: str, tools: Tools) -> InstalledRun:
+    """`agent` at `model` in a bookworm task image (the test's fixtures: pytester, swe_suite, old_debian_images,
+    docker_client): textkit-2 solved, intervals-1 half fixed with its own tools; one passes, one fails."""
+    pytester: pytest.Pytester = request.getfixturevalue("pytester")
+    swe_suite: Path = request.getfixturevalue("swe_suite")
+    image: str = request.getfixturevalue("old_debian_images")[0]
+    docker_client: docker.DockerClient = request.getfixturevalue("docker_client")
     suite_yaml = swe_suite / "suite.yaml"
     suite_yaml.write_text(suite_yaml.read_text().replace("base: ohbench/base:trixie", f"base: {image}"))
     scripts = [{"match": TRUNCATE_ISSUE, "tools": tools.names(), "responses": solve_truncate(tools)},
@@ -93,11 +113,12 @@ def run_two_items(pytester: pytest.Pytester, swe_suite: Path, image: str, agent:
                                                "-k", "textkit-2 or intervals-1", "-n", "2")
         requests = [r for r in server.requests if r.get("body")]
     result.assert_outcomes(passed=1, failed=1)
-    # Every call came through the gateway (the real key put back in the protocol's header).
-    assert {r["auth_sha256"] for r in requests} == {credential_hash(SECRET)}
+    # Every call came through the gateway: the real key put back in the protocol's header (as is, or after "Bearer ").
+    keys = {r["auth_sha256"] for r in requests}
+    assert keys in ({credential_hash(SECRET)}, {credential_hash(f"Bearer {SECRET}")})
     run = pytester.path / "reports" / "latest"
     records = {json.loads(line)["instance_id"]: json.loads(line) for line in (run / "results.jsonl").read_text().splitlines()}
-    return InstalledRun(requests, run, records["ohbench__textkit-2"], records["ohbench__intervals-1"])
+    return InstalledRun(requests, run, records["ohbench__textkit-2"], records["ohbench__intervals-1"], pytester, docker_client)
 
 
 def check_run(pytester: pytest.Pytester, docker_client: docker.DockerClient, outcome: InstalledRun,
@@ -119,7 +140,7 @@ def check_run(pytester: pytest.Pytester, docker_client: docker.DockerClient, out
     assert wrong["cost_usd"] == pytest.approx(wrong_tokens[0] * INPUT_PRICE + wrong_tokens[1] * OUTPUT_PRICE, rel=1e-9)
     assert "+        return self.start <= other.end and other.start < self.end" in wrong["patch"]
     # Its event log is the trajectory; its commands ran with the image's own tools.
-    log_dir = outcome.log_dir(pytester)
+    log_dir = outcome.log_dir()
     steps = agent.trajectory_steps(read_log(log_dir / agent.raw_log))
     assert [s.text for s in steps] == SOLVED_TEXTS
     assert steps[0].commands == [SOLVED_COMMAND]
@@ -133,3 +154,18 @@ def check_run(pytester: pytest.Pytester, docker_client: docker.DockerClient, out
     assert "2.36" in shown.decode() and "no node" in shown.decode()  # older than the tree's glibc 2.41, and no Node.js
     assert_no_secret(pytester)
     return steps
+
+
+def run_past_max_steps(pytester: pytest.Pytester, swe_suite: Path, agent: str, model: str, tools: Tools) -> dict[str, Any]:
+    """`agent` on textkit-2 with --ohbench-max-steps 2 (its script needs 4 answers): the record, its status max_steps."""
+    scripts = [{"match": TRUNCATE_ISSUE, "tools": tools.names(), "responses": solve_truncate(tools)}]
+    with ScriptedLLMServer({"scripts": scripts}) as server:
+        (pytester.path / "config.toml").write_text(
+            f'[llm.under-test]\nmodel = "{model}"\napi_key = "{SECRET}"\nbase_url = "{server.base_url}"\n'
+        )
+        result = pytester.runpytest_subprocess("suites", "--agent", agent, "--llm-config", "under-test", "-k", "textkit-2",
+                                               "--ohbench-max-steps", "2")
+    result.assert_outcomes(failed=1)
+    record: dict[str, Any] = json.loads((pytester.path / "reports" / "latest" / "results.jsonl").read_text().splitlines()[0])
+    assert record["agent_status"] == "max_steps"
+    return record

