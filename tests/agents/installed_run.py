@@ -47,19 +47,20 @@ class Tools:
         return self.edit, {"file_path": path, "old_string": old, "new_string": new, **dict(self.edit_extra)}
 
 
-def step(prompt: int, completion: int, text: str, call: Call | None = None) -> dict[str, Any]:
-    """One scripted answer: its text, at most one tool call, its usage."""
-    response: dict[str, Any] = {"content": text, "usage": {"prompt_tokens": prompt, "completion_tokens": completion}}
+def step(prompt: int, completion: int, text: str, call: Call | None = None, cached: int = 0) -> dict[str, Any]:
+    """One scripted answer: its text, at most one tool call, its usage (`cached` of the `prompt` tokens read from the cache)."""
+    usage = {"prompt_tokens": prompt, "completion_tokens": completion, "cached_tokens": cached}
+    response: dict[str, Any] = {"content": text, "usage": usage}
     if call:
         response["tool_calls"] = [{"name": call[0], "arguments": call[1]}]
     return response
 
 
 def solve_truncate(tools: Tools) -> list[dict[str, Any]]:
-    """textkit-2 fixed in four answers (4700 tokens in, 170 out): grep, read, edit, done."""
+    """textkit-2 fixed in four answers (4700 tokens in, 400 of them cached, 170 out): grep, read, edit, done."""
     return [
         step(1000, 50, SOLVED_TEXTS[0], tools.run(SOLVED_COMMAND)),
-        step(1100, 20, SOLVED_TEXTS[1], tools.open("/testbed/textkit/wrap.py")),
+        step(1100, 20, SOLVED_TEXTS[1], tools.open("/testbed/textkit/wrap.py"), cached=400),  # the agent's input counts them
         step(1200, 80, SOLVED_TEXTS[2], tools.change("/testbed/textkit/wrap.py", "width - len(ellipsis) + 1]", "width - len(ellipsis)]")),
         step(1400, 20, SOLVED_TEXTS[3]),
     ]
@@ -134,6 +135,7 @@ def check_run(pytester: pytest.Pytester, docker_client: docker.DockerClient, out
     assert (solved["input_tokens"], solved["output_tokens"], solved["llm_calls"]) == solved_tokens
     assert solved["cost_usd"] == pytest.approx(solved_tokens[0] * INPUT_PRICE + solved_tokens[1] * OUTPUT_PRICE, rel=1e-9)
     assert solved["agent_reported"]["input_tokens"] == solved_tokens[0] and solved["agent_reported"]["llm_calls"] == solved_tokens[2]
+    assert solved["cached_tokens"] == 400 and solved["agent_reported"]["cached_tokens"] == 400
     assert "-    return text[: width - len(ellipsis) + 1] + ellipsis" in solved["patch"]
     assert (wrong["outcome"], wrong["agent_status"]) == ("unresolved", "finished")
     assert (wrong["input_tokens"], wrong["output_tokens"], wrong["llm_calls"]) == wrong_tokens
