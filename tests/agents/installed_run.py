@@ -94,9 +94,10 @@ class InstalledRun:
         return check_run(self.pytester, self.docker_client, self, agent)
 
 
-def run_two_items(request: pytest.FixtureRequest, agent: str, model: str, tools: Tools) -> InstalledRun:
+def run_two_items(request: pytest.FixtureRequest, agent: str, model: str, tools: Tools, section: str = "") -> InstalledRun:
     """`agent` at `model` in a bookworm task image (the test's fixtures: pytester, swe_suite, old_debian_images,
-    docker_client): textkit-2 solved, intervals-1 half fixed with its own tools; one passes, one fails."""
+    docker_client): textkit-2 solved, intervals-1 half fixed with its own tools; one passes, one fails.
+    `section` adds lines to the model's config.toml section."""
     pytester: pytest.Pytester = request.getfixturevalue("pytester")
     swe_suite: Path = request.getfixturevalue("swe_suite")
     image: str = request.getfixturevalue("old_debian_images")[0]
@@ -108,7 +109,7 @@ def run_two_items(request: pytest.FixtureRequest, agent: str, model: str, tools:
     with ScriptedLLMServer({"scripts": scripts}) as server:
         (pytester.path / "config.toml").write_text(
             f'[llm.under-test]\nmodel = "{model}"\napi_key = "{SECRET}"\nbase_url = "{server.base_url}"\n'
-            f"input_cost_per_token = {INPUT_PRICE}\noutput_cost_per_token = {OUTPUT_PRICE}\n"
+            f"input_cost_per_token = {INPUT_PRICE}\noutput_cost_per_token = {OUTPUT_PRICE}\n{section}"
         )
         result = pytester.runpytest_subprocess("suites", "--agent", agent, "--llm-config", "under-test",
                                                "-k", "textkit-2 or intervals-1", "-n", "2")

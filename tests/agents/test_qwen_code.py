@@ -15,11 +15,12 @@ TOOLS = Tools("run_shell_command", "read_file", "edit")  # Qwen Code's own tools
 
 def test_qwen_code_resolves_one_instance_and_fails_a_wrong_edit(request: pytest.FixtureRequest) -> None:
     """On a bookworm task image without Node.js (glibc 2.36): the tree brings node, its loader and libraries."""
-    outcome = run_two_items(request, "qwen-code", "openai/qwen3-coder-plus", TOOLS)
+    outcome = run_two_items(request, "qwen-code", "openai/qwen3-coder-plus", TOOLS, section="max_output_tokens = 2048\n")
     # OpenAI's streamed chat completions, at the bare model, with Qwen Code's tools; no side call.
     requests = outcome.requests
     assert {r["path"] for r in requests} == {"/v1/chat/completions"} and len(requests) == 7
     assert {r["body"]["model"] for r in requests} == {"qwen3-coder-plus"} and not any(r["exhausted"] for r in requests)
+    assert {r["body"]["max_tokens"] for r in requests} == {2048}  # the section's max_output_tokens
     assert all(set(TOOLS.names()) <= {t["function"]["name"] for t in r["body"]["tools"]} for r in requests)
     steps = outcome.check(QwenCodeAgent)
     assert steps[2].commands[0].startswith("edit ") and len(steps[2].outputs) == 1

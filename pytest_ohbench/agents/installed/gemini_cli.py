@@ -44,11 +44,15 @@ def quiet_settings(auth: str) -> dict[str, Any]:
     }
 
 
-def gemini_settings(max_steps: int) -> dict[str, Any]:
-    """settings.json: nothing phoned home or checked for, the API key as its auth, a turn limit, no loop-check side call."""
+def gemini_settings(max_steps: int, llm: LLMConfig) -> dict[str, Any]:
+    """settings.json: nothing phoned home or checked for, the API key as its auth, a turn limit, no loop-check
+    side call, and the section's max_output_tokens (an override of the model's generation config)."""
     settings = quiet_settings("gemini-api-key")
     settings["general"].update(enableAutoUpdateNotification=False, checkpointing={"enabled": False})
     settings["model"] = {"maxSessionTurns": max_steps, "disableLoopDetection": True}
+    if llm.max_output_tokens:
+        limit = {"generateContentConfig": {"maxOutputTokens": llm.max_output_tokens}}
+        settings["modelConfigs"] = {"customOverrides": [{"match": {"model": bare_model(llm.model)}, "modelConfig": limit}]}
     return settings
 
 
@@ -100,7 +104,7 @@ class GeminiCliAgent(InstalledAgent):
     def launch(self, context: AgentContext, llm: LLMConfig) -> tuple[str, dict[str, str], dict[str, str]]:
         command = (f"{MOUNT}/bin/gemini -p '' --output-format stream-json --yolo "
                    f"--skip-trust --model {shlex.quote(bare_model(llm.model))}")
-        settings = json.dumps(gemini_settings(self.settings.max_steps), indent=2)
+        settings = json.dumps(gemini_settings(self.settings.max_steps, llm), indent=2)
         return command, gemini_environment(llm), {f"{WORK}/home/.gemini/settings.json": settings}
 
     def read_result(self, result: dict[str, Any]) -> AgentResult:

@@ -41,7 +41,7 @@ def qwen_settings() -> dict[str, Any]:
 
 def qwen_environment(llm: LLMConfig) -> dict[str, str]:
     """The gateway (OpenAI's base URL, /v1 included), the item's token, the model, its home outside the repository."""
-    return {
+    env = {
         "OPENAI_BASE_URL": llm.base_url or "",
         "OPENAI_API_KEY": llm.api_key or "",
         "OPENAI_MODEL": bare_model(llm.model),
@@ -49,6 +49,9 @@ def qwen_environment(llm: LLMConfig) -> dict[str, str]:
         "QWEN_USAGE_STATISTICS_ENABLED": "false",
         "QWEN_CODE_SUPPRESS_YOLO_WARNING": "1",  # the container is the sandbox
     }
+    if llm.max_output_tokens:
+        env["QWEN_CODE_MAX_OUTPUT_TOKENS"] = str(llm.max_output_tokens)  # its requests' max_tokens
+    return env
 
 
 def answers(events: list[dict[str, Any]]) -> list[TrajectoryStep]:
