@@ -123,6 +123,11 @@ class CliCase:
     script_keys: dict[str, Any] | None = None  # e.g. {"tools": [...]} for an agent with its own tools
 
 
+def call_step(tool: str, **arguments: str) -> dict[str, Any]:
+    """An answer that calls one of an installed agent's own tools."""
+    return {"content": "Fixing.", "tool_calls": [{"name": tool, "arguments": arguments}]}
+
+
 # ---------------------------------------------------------------------------------------
 # PARAMETRIZATION POINT: installed CLI agents. The installed agents (claude-code, codex, ...)
 # are built on the agents-installed branch; after it is merged, add one pytest.param per
@@ -137,6 +142,14 @@ INSTALLED_CLI_AGENTS = [
     pytest.param(CliCase(["--agent", "command", "--ohbench-command", "llm-client {prompt_file}"],
                          [{"content": FIX_TRUNCATE}, {"content": "DONE"}], needs_llm_client_image=True),
                  id="llm-client-standin"),
+    pytest.param(CliCase(["--agent", "gemini-cli"], [call_step("run_shell_command", command=FIX_TRUNCATE), {"content": "Done."}],
+                         script_keys={"tools": ["run_shell_command", "replace"]}), id="gemini-cli"),
+    # Qwen Code's shell refuses to change a file it has not read: read_file, then its edit tool.
+    pytest.param(CliCase(["--agent", "qwen-code"], [call_step("read_file", file_path="/testbed/textkit/wrap.py"),
+                                                    call_step("edit", file_path="/testbed/textkit/wrap.py",
+                                                              old_string="width - len(ellipsis) + 1]", new_string="width - len(ellipsis)]"),
+                                                    {"content": "Done."}],
+                         script_keys={"tools": ["run_shell_command", "edit"]}), id="qwen-code"),
 ]
 
 
