@@ -7,7 +7,8 @@ its standard input (`-p` appends its own, empty, text to it), at the gateway
 protocol). Its home (`GEMINI_CLI_HOME`: settings, chats, history) is a folder under /tmp in the
 container, and its settings turn telemetry, usage statistics, auto-update, IDE integration,
 checkpointing and the LLM loop check (a side call) off; `model.maxSessionTurns` is
---ohbench-max-steps (one turn per model call).
+--ohbench-max-steps (one turn per model call) and the section's max_output_tokens its
+`maxOutputTokens`.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ def answers(events: list[dict[str, Any]]) -> list[TrajectoryStep]:
     open_answer = False
     for event in events:
         kind = event.get("type")
-        if kind in ("message", "tool_use") and (kind == "tool_use" or event.get("role") == "assistant"):
+        if kind == "tool_use" or (kind == "message" and event.get("role") == "assistant"):
             if not open_answer:
                 steps.append(TrajectoryStep("", [], [], 0.0, timestamp=event.get("timestamp")))
                 open_answer = True
