@@ -17,8 +17,10 @@ import pytest
 
 from pytest_ohbench.agents.base import (
     DEFAULT_CLAUDE_CODE_VERSION,
+    DEFAULT_GEMINI_CLI_VERSION,
     DEFAULT_OPENHANDS_SDK_VERSION,
     DEFAULT_OPENHANDS_VERSION,
+    DEFAULT_QWEN_CODE_VERSION,
 )
 from pytest_ohbench.agents.openhands.settings import CONDENSERS
 from pytest_ohbench.core.suite import SKIP_RULES
@@ -168,6 +170,10 @@ OPTIONS: tuple[Option, ...] = (
     Option(("--openhands-eval-note",), "openhands_eval_note", "the _N_<NOTE> suffix of the outputs/ run_infer folder", metavar="NOTE"),
     Option(("--claude-code-version",), "claude_code_version", "@anthropic-ai/claude-code release (npm) for --agent claude-code",
            default=DEFAULT_CLAUDE_CODE_VERSION, metavar="V"),
+    Option(("--gemini-cli-version",), "gemini_cli_version", "@google/gemini-cli release (npm) for --agent gemini-cli",
+           default=DEFAULT_GEMINI_CLI_VERSION, metavar="V"),
+    Option(("--qwen-code-version",), "qwen_code_version", "@qwen-code/qwen-code release (npm) for --agent qwen-code",
+           default=DEFAULT_QWEN_CODE_VERSION, metavar="V"),
 )
 BY_DEST = {option.dest: option for option in OPTIONS}
 

@@ -2,95 +2,24 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-from typing import Any
-
-import docker
 import pytest
-from conftest import run_output
-from test_openhands import SECRET, TOUCHING_ISSUE, TRUNCATE_ISSUE, assert_no_secret
+from installed_run import Tools, run_two_items
 
-from pytest_ohbench.agents.base import DEFAULT_CLAUDE_CODE_VERSION
 from pytest_ohbench.agents.installed.claude_code import ClaudeCodeAgent
-from pytest_ohbench.agents.trajectory import read_log, validate
-from pytest_ohbench.tools.testing.llm_server import ScriptedLLMServer, credential_hash
 
 pytestmark = pytest.mark.docker
-TOOLS = ["Bash", "Edit", "Read"]  # Claude Code's own tool names
+TOOLS = Tools("Bash", "Read", "Edit")  # Claude Code's own tools
 
 
-def step(prompt: int, completion: int, text: str, name: str = "", **arguments: Any) -> dict[str, Any]:
-    response: dict[str, Any] = {"content": text, "usage": {"prompt_tokens": prompt, "completion_tokens": completion}}
-    if name:
-        response["tool_calls"] = [{"name": name, "arguments": arguments}]
-    return response
-
-
-SOLVE_TRUNCATE = [
-    step(1000, 50, "Where is the slice?", "Bash", command="grep -n ellipsis textkit/wrap.py && python3 --version"),
-    step(1100, 20, "Read it.", "Read", file_path="/testbed/textkit/wrap.py"),
-    step(1200, 80, "One too many.", "Edit", file_path="/testbed/textkit/wrap.py",
-         old_string="width - len(ellipsis) + 1]", new_string="width - len(ellipsis)]"),
-    step(1400, 20, "Fixed truncate."),
-]
-WRONG_TOUCHING = [  # only one side of the comparison: touching intervals still do not overlap
-    step(700, 20, "Read it.", "Read", file_path="/testbed/intervals/core.py"),
-    step(800, 40, "Half a fix.", "Edit", file_path="/testbed/intervals/core.py",
-         old_string="self.start < other.end and", new_string="self.start <= other.end and"),
-    step(900, 10, "Done."),
-]
-
-
-def test_claude_code_resolves_one_instance_and_fails_a_wrong_edit(
-    pytester: pytest.Pytester, swe_suite: Path, old_debian_images: tuple[str, str], docker_client: docker.DockerClient
-) -> None:
+def test_claude_code_resolves_one_instance_and_fails_a_wrong_edit(request: pytest.FixtureRequest) -> None:
     """On a bookworm task image (glibc 2.36, below the tree's own): the tree brings its loader and libraries."""
-    old_image, _ = old_debian_images
-    suite_yaml = swe_suite / "suite.yaml"
-    suite_yaml.write_text(suite_yaml.read_text().replace("base: ohbench/base:trixie", f"base: {old_image}"))
-    scripts = [{"match": TRUNCATE_ISSUE, "tools": TOOLS, "responses": SOLVE_TRUNCATE},
-               {"match": TOUCHING_ISSUE, "tools": TOOLS, "responses": WRONG_TOUCHING}]
-    with ScriptedLLMServer({"scripts": scripts}) as server:
-        (pytester.path / "config.toml").write_text(
-            f'[llm.sonnet]\nmodel = "anthropic/claude-sonnet-4-5"\napi_key = "{SECRET}"\nbase_url = "{server.base_url}"\n'
-            "input_cost_per_token = 0.000003\noutput_cost_per_token = 0.000015\n"
-        )
-        result = pytester.runpytest_subprocess("suites", "--agent", "claude-code", "--llm-config", "sonnet",
-                                               "-k", "textkit-2 or intervals-1", "-n", "2")
-        requests = [r for r in server.requests if r.get("body")]
-    result.assert_outcomes(passed=1, failed=1)
-    # Every call came through the gateway (the real key put back in Anthropic's header), at the bare model, with Claude Code's tools.
-    assert {r["auth_sha256"] for r in requests} == {credential_hash(SECRET)}
+    outcome = run_two_items(request, "claude-code", "anthropic/claude-sonnet-4-5", TOOLS)
+    # Anthropic's messages, at the bare model, with Claude Code's tools.
+    requests = outcome.requests
     assert {r["path"].split("?")[0] for r in requests} == {"/v1/messages"} and len(requests) == 7
     assert {r["body"]["model"] for r in requests} == {"claude-sonnet-4-5"}
-    assert all(set(TOOLS) <= {t["name"] for t in r["body"]["tools"]} for r in requests)
-    run = pytester.path / "reports" / "latest"
-    records = {json.loads(line)["instance_id"]: json.loads(line) for line in (run / "results.jsonl").read_text().splitlines()}
-    solved, wrong = records["ohbench__textkit-2"], records["ohbench__intervals-1"]
-    assert (solved["outcome"], solved["agent_status"], solved["agent"]) == ("resolved", "finished", "claude-code")
-    assert (solved["input_tokens"], solved["output_tokens"], solved["llm_calls"]) == (4700, 170, 4)
-    assert solved["cost_usd"] == pytest.approx(4700 * 0.000003 + 170 * 0.000015, rel=1e-9)
-    assert solved["agent_reported"]["input_tokens"] == 4700 and solved["agent_reported"]["llm_calls"] == 4
-    assert "-    return text[: width - len(ellipsis) + 1] + ellipsis" in solved["patch"]
-    assert (wrong["outcome"], wrong["agent_status"]) == ("unresolved", "finished")
-    assert (wrong["input_tokens"], wrong["output_tokens"], wrong["llm_calls"]) == (2400, 70, 3)
-    assert wrong["cost_usd"] == pytest.approx(2400 * 0.000003 + 70 * 0.000015, rel=1e-9)
-    assert "+        return self.start <= other.end and other.start < self.end" in wrong["patch"]
-    # Its stream-json events are the trajectory; its commands ran with the image's own tools.
-    log_dir = pytester.path / solved["log_dir"]
-    steps = ClaudeCodeAgent.trajectory_steps(read_log(log_dir / "claude-code.events.jsonl"))
-    assert [s.text for s in steps] == ["Where is the slice?", "Read it.", "One too many.", "Fixed truncate."]
-    assert steps[0].commands == ["grep -n ellipsis textkit/wrap.py && python3 --version"]
-    assert "width - len(ellipsis) + 1" in steps[0].outputs[0] and "Python 3.11" in steps[0].outputs[0]
+    assert all(set(TOOLS.names()) <= {t["name"] for t in r["body"]["tools"]} for r in requests)
+    steps = outcome.check(ClaudeCodeAgent)
     assert steps[2].commands[0].startswith("Edit ") and "updated" in steps[2].outputs[0]
     assert [s.prompt_tokens for s in steps] == [1000, 1100, 1200, 1400]
-    atif = json.loads((log_dir / "trajectory.json").read_text())
-    assert validate(atif) == [] and atif["agent"]["version"] == DEFAULT_CLAUDE_CODE_VERSION
-    assert [step["message"] for step in atif["steps"] if step["source"] == "agent"] == [s.text for s in steps]
-    page = (run / "report.html").read_text()
-    assert "ohbench-trajectory" in page and "grep -n ellipsis textkit/wrap.py &amp;&amp; python3 --version" in page
-    assert json.loads((run / "run.json").read_text())["agent_version"] == DEFAULT_CLAUDE_CODE_VERSION
-    version = run_output(docker_client, solved["image"], ["sh", "-c", "ldd --version | head -n1"]).decode()
-    assert "2.36" in version  # older than the tree's glibc 2.41
-    assert_no_secret(pytester)
+    assert outcome.solved["agent_reported"]["cost_usd"] > 0  # at Claude Code's own list prices

@@ -124,17 +124,28 @@ class CliCase:
     script_keys: dict[str, Any] | None = None  # e.g. {"tools": [...]} for an agent with its own tools
 
 
-# Installed CLI agents: one of the real ones from its tree (Claude Code, over Anthropic's
-# Messages API), and a CLI of the image's own install, `llm-client` on the openai package
+def call_step(tool: str, **arguments: str) -> dict[str, Any]:
+    """An answer that calls one of an installed agent's own tools."""
+    return {"content": "Fixing.", "tool_calls": [{"name": tool, "arguments": arguments}]}
+
+
+# Installed CLI agents: the real ones from their trees, each on its own protocol and tools,
+# and a CLI of the image's own install, `llm-client` on the openai package
 # (tests/llm_client_image.py), asking once plainly and once streamed.
 INSTALLED_CLI_AGENTS = [
     pytest.param(CliCase(["--agent", "command", "--ohbench-command", "llm-client {prompt_file}"],
                          [{"content": FIX_TRUNCATE}, {"content": "DONE"}], needs_llm_client_image=True),
                  id="llm-client-in-the-image"),
-    pytest.param(CliCase(["--agent", "claude-code"],
-                         [{"content": "Fix the slice.", "tool_calls": [{"name": "Bash", "arguments": {"command": FIX_TRUNCATE}}]},
-                          {"content": "Fixed."}], script_keys={"tools": ["Bash", "Edit"]}),
-                 id="claude-code"),
+    pytest.param(CliCase(["--agent", "claude-code"], [call_step("Bash", command=FIX_TRUNCATE), {"content": "Fixed."}],
+                         script_keys={"tools": ["Bash", "Edit"]}), id="claude-code"),
+    pytest.param(CliCase(["--agent", "gemini-cli"], [call_step("run_shell_command", command=FIX_TRUNCATE), {"content": "Done."}],
+                         script_keys={"tools": ["run_shell_command", "replace"]}), id="gemini-cli"),
+    # Qwen Code's shell refuses to change a file it has not read: read_file, then its edit tool.
+    pytest.param(CliCase(["--agent", "qwen-code"], [call_step("read_file", file_path="/testbed/textkit/wrap.py"),
+                                                    call_step("edit", file_path="/testbed/textkit/wrap.py",
+                                                              old_string="width - len(ellipsis) + 1]", new_string="width - len(ellipsis)]"),
+                                                    {"content": "Done."}],
+                         script_keys={"tools": ["run_shell_command", "edit"]}), id="qwen-code"),
 ]
 
 

@@ -11,13 +11,12 @@ gateway's (its prices are the section's, not Claude Code's list prices).
 
 from __future__ import annotations
 
-import json
 import shlex
 from typing import Any
 
 from pytest_ohbench.agents.agent_tree import MOUNT
-from pytest_ohbench.agents.base import AgentContext, AgentResult, AgentSettings, AgentStatus, TrajectoryStep
-from pytest_ohbench.agents.installed.agent import InstalledAgent, bare_model
+from pytest_ohbench.agents.base import AgentContext, AgentResult, AgentStatus, TrajectoryStep
+from pytest_ohbench.agents.installed.agent import InstalledAgent, bare_model, tool_command, tool_output
 from pytest_ohbench.agents.installed.tree import InstalledTreeSpec
 from pytest_ohbench.core.llm import LLMConfig
 
@@ -66,50 +65,23 @@ def claude_environment(llm: LLMConfig) -> dict[str, str]:
     return env
 
 
-def tool_command(block: dict[str, Any]) -> str:
-    """A tool_use block as the report shows it: Bash its command, other tools their name and input."""
-    arguments = block.get("input") or {}
-    if block.get("name") == "Bash" and isinstance(arguments, dict) and "command" in arguments:
-        return str(arguments["command"])
-    return f"{block.get('name')} {json.dumps(arguments)}"
-
-
-def tool_output(block: dict[str, Any]) -> str:
-    content = block.get("content")
-    if isinstance(content, list):
-        return "\n".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
-    return str(content or "")
-
-
 class ClaudeCodeAgent(InstalledAgent):
     """Claude Code from its npm release, headless in the task container."""
 
     name = "claude-code"
     label = "Claude Code"
     work = WORK
-
-    def __init__(self, settings: AgentSettings) -> None:
-        super().__init__(settings)
-        self.version = settings.claude_code_version
+    version_setting = "claude_code_version"
 
     def tree_spec(self) -> InstalledTreeSpec:
         return claude_code_tree(self.version)
-
-    def agent_version(self) -> str:
-        return self.version
 
     def launch(self, context: AgentContext, llm: LLMConfig) -> tuple[str, dict[str, str], dict[str, str]]:
         command = (f"{MOUNT}/bin/claude -p --output-format stream-json --verbose --dangerously-skip-permissions "
                    f"--model {shlex.quote(bare_model(llm.model))} --max-turns {self.settings.max_steps}")
         return command, claude_environment(llm), {}
 
-    def summarize(self, events: list[dict[str, Any]], llm: LLMConfig) -> AgentResult:
-        results = [e for e in events if e.get("type") == "result"]
-        calls = len({str((e.get("message") or {}).get("id")) for e in events if e.get("type") == "assistant"})
-        session = next((str(e.get("session_id")) for e in events if e.get("session_id")), "")
-        if not results:
-            return AgentResult(status=AgentStatus.STOPPED, llm_calls=calls, steps=calls, session_id=session)
-        result = results[-1]
+    def read_result(self, result: dict[str, Any]) -> AgentResult:
         usage = result.get("usage") or {}
         cached = int(usage.get("cache_read_input_tokens") or 0)
         # Anthropic counts cache reads and writes apart from input_tokens; the record's input counts them all.
@@ -117,19 +89,14 @@ class ClaudeCodeAgent(InstalledAgent):
         status = RESULT_STATUSES.get(str(result.get("subtype")), AgentStatus.ERROR)
         if result.get("is_error") and status is AgentStatus.FINISHED:
             status = AgentStatus.ERROR  # the API failed (its message is the result)
-        error = None
-        if status is AgentStatus.ERROR:
-            error = f"Claude Code: {str(result.get('result') or result.get('subtype') or 'error').strip().splitlines()[0][:300]}"
         return AgentResult(
             status=status,
-            error=error,
+            error=self.error_line(result.get("result") or result.get("subtype")) if status is AgentStatus.ERROR else None,
             cost_usd=float(result.get("total_cost_usd") or 0.0),  # at Claude Code's own list prices
             input_tokens=prompt,
             output_tokens=int(usage.get("output_tokens") or 0),
             cached_tokens=cached,
-            llm_calls=calls,
-            steps=int(result.get("num_turns") or calls),
-            session_id=session,
+            steps=int(result.get("num_turns") or 0),
         )
 
     @staticmethod
@@ -152,7 +119,7 @@ class ClaudeCodeAgent(InstalledAgent):
                     if block.get("type") == "text":
                         steps[-1].text = (steps[-1].text + "\n" + str(block.get("text", ""))).strip()
                     elif block.get("type") == "tool_use":
-                        steps[-1].commands.append(tool_command(block))
+                        steps[-1].commands.append(tool_command(block.get("name"), block.get("input") or {}, "Bash"))
             elif event.get("type") == "user" and steps:
                 steps[-1].outputs.extend(tool_output(b) for b in blocks if b.get("type") == "tool_result")
         return steps
