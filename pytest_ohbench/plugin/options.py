@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from pytest_ohbench.agents.base import (
+    DEFAULT_AIDER_VERSION,
     DEFAULT_CLAUDE_CODE_VERSION,
     DEFAULT_OPENHANDS_SDK_VERSION,
     DEFAULT_OPENHANDS_VERSION,
@@ -168,6 +169,8 @@ OPTIONS: tuple[Option, ...] = (
     Option(("--openhands-eval-note",), "openhands_eval_note", "the _N_<NOTE> suffix of the outputs/ run_infer folder", metavar="NOTE"),
     Option(("--claude-code-version",), "claude_code_version", "@anthropic-ai/claude-code release (npm) for --agent claude-code",
            default=DEFAULT_CLAUDE_CODE_VERSION, metavar="V"),
+    Option(("--aider-version",), "aider_version", "aider-chat release (PyPI) for --agent aider",
+           default=DEFAULT_AIDER_VERSION, metavar="V"),
 )
 BY_DEST = {option.dest: option for option in OPTIONS}
 

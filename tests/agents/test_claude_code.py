@@ -9,12 +9,13 @@ from typing import Any
 import docker
 import pytest
 from conftest import run_output
+from installed_run import run_installed
 from test_openhands import SECRET, TOUCHING_ISSUE, TRUNCATE_ISSUE, assert_no_secret
 
 from pytest_ohbench.agents.base import DEFAULT_CLAUDE_CODE_VERSION
 from pytest_ohbench.agents.installed.claude_code import ClaudeCodeAgent
 from pytest_ohbench.agents.trajectory import read_log, validate
-from pytest_ohbench.tools.testing.llm_server import ScriptedLLMServer, credential_hash
+from pytest_ohbench.tools.testing.llm_server import credential_hash
 
 pytestmark = pytest.mark.docker
 TOOLS = ["Bash", "Edit", "Read"]  # Claude Code's own tool names
@@ -47,27 +48,17 @@ def test_claude_code_resolves_one_instance_and_fails_a_wrong_edit(
 ) -> None:
     """On a bookworm task image (glibc 2.36, below the tree's own): the tree brings its loader and libraries."""
     old_image, _ = old_debian_images
-    suite_yaml = swe_suite / "suite.yaml"
-    suite_yaml.write_text(suite_yaml.read_text().replace("base: ohbench/base:trixie", f"base: {old_image}"))
     scripts = [{"match": TRUNCATE_ISSUE, "tools": TOOLS, "responses": SOLVE_TRUNCATE},
                {"match": TOUCHING_ISSUE, "tools": TOOLS, "responses": WRONG_TOUCHING}]
-    with ScriptedLLMServer({"scripts": scripts}) as server:
-        (pytester.path / "config.toml").write_text(
-            f'[llm.sonnet]\nmodel = "anthropic/claude-sonnet-4-5"\napi_key = "{SECRET}"\nbase_url = "{server.base_url}"\n'
-            "input_cost_per_token = 0.000003\noutput_cost_per_token = 0.000015\n"
-        )
-        result = pytester.runpytest_subprocess("suites", "--agent", "claude-code", "--llm-config", "sonnet",
-                                               "-k", "textkit-2 or intervals-1", "-n", "2")
-        requests = [r for r in server.requests if r.get("body")]
-    result.assert_outcomes(passed=1, failed=1)
+    done = run_installed(pytester, swe_suite, old_image, "claude-code", scripts, "anthropic/claude-sonnet-4-5", (0.000003, 0.000015), SECRET)
+    done.result.assert_outcomes(passed=1, failed=1)
+    requests, run = done.requests, done.folder
     # Every call came through the gateway (the real key put back in Anthropic's header), at the bare model, with Claude Code's tools.
     assert {r["auth_sha256"] for r in requests} == {credential_hash(SECRET)}
     assert {r["path"].split("?")[0] for r in requests} == {"/v1/messages"} and len(requests) == 7
     assert {r["body"]["model"] for r in requests} == {"claude-sonnet-4-5"}
     assert all(set(TOOLS) <= {t["name"] for t in r["body"]["tools"]} for r in requests)
-    run = pytester.path / "reports" / "latest"
-    records = {json.loads(line)["instance_id"]: json.loads(line) for line in (run / "results.jsonl").read_text().splitlines()}
-    solved, wrong = records["ohbench__textkit-2"], records["ohbench__intervals-1"]
+    solved, wrong = done.records["ohbench__textkit-2"], done.records["ohbench__intervals-1"]
     assert (solved["outcome"], solved["agent_status"], solved["agent"]) == ("resolved", "finished", "claude-code")
     assert (solved["input_tokens"], solved["output_tokens"], solved["llm_calls"]) == (4700, 170, 4)
     assert solved["cost_usd"] == pytest.approx(4700 * 0.000003 + 170 * 0.000015, rel=1e-9)
