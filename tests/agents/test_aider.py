@@ -12,12 +12,11 @@ from conftest import run_output
 from installed_run import run_installed
 from test_openhands import SECRET, TOUCHING_ISSUE, TRUNCATE_ISSUE, assert_no_secret
 
-from pytest_ohbench.agents.base import DEFAULT_AIDER_VERSION
-from pytest_ohbench.agents.installed.aider import AiderAgent
+from pytest_ohbench.agents.base import DEFAULT_AIDER_VERSION, AgentSettings, AgentStatus
+from pytest_ohbench.agents.installed.aider import AiderAgent, read_llm_history
 from pytest_ohbench.agents.trajectory import read_log, validate
+from pytest_ohbench.core.llm import LLMConfig
 from pytest_ohbench.tools.testing.llm_server import credential_hash
-
-pytestmark = pytest.mark.docker
 
 
 def answer(prompt: int, completion: int, text: str) -> dict[str, Any]:
@@ -41,6 +40,7 @@ WRONG_TOUCHING = [  # only one side of the comparison: touching intervals still 
 ]
 
 
+@pytest.mark.docker
 def test_aider_resolves_one_instance_and_fails_a_wrong_edit(
     pytester: pytest.Pytester, swe_suite: Path, old_debian_images: tuple[str, str], docker_client: docker.DockerClient
 ) -> None:
@@ -87,3 +87,50 @@ def test_aider_resolves_one_instance_and_fails_a_wrong_edit(
     version = run_output(docker_client, solved["image"], ["sh", "-c", "ldd --version | head -n1; python3 --version"]).decode()
     assert "2.36" in version and "Python 3.11" in version  # not what aider runs on
     assert_no_secret(pytester)
+
+
+LLM_HISTORY = """TO LLM 2026-12-05T18:28:19
+-------
+SYSTEM Act as an expert software developer.
+-------
+USER I am not sharing any files that you can edit yet.
+-------
+ASSISTANT Ok.
+-------
+USER truncate returns one character too many
+USER\x20
+USER Fix it.
+LLM RESPONSE 2026-12-05T18:28:20
+ASSISTANT The slice is in textkit/wrap.py.
+ASSISTANT\x20
+ASSISTANT Please add it.
+TO LLM 2026-12-05T18:28:21
+-------
+SYSTEM Act as an expert software developer.
+-------
+USER truncate returns one character too many
+-------
+ASSISTANT The slice is in textkit/wrap.py.
+-------
+USER I added these files to the chat: textkit/wrap.py
+LLM RESPONSE 2026-12-05T18:28:52
+"""
+
+
+def test_its_llm_history_reads_as_calls_and_a_call_left_unanswered_is_an_error() -> None:
+    """aider's LLM history as it writes it: each line of a message prefixed with its role, empty lines too."""
+    calls = read_llm_history(LLM_HISTORY)
+    assert [c["timestamp"] for c in calls] == ["2026-12-05T18:28:19", "2026-12-05T18:28:21"]
+    assert [m["role"] for m in calls[0]["messages"]] == ["system", "user", "assistant", "user"]
+    assert calls[0]["messages"][3]["content"] == "truncate returns one character too many\n\nFix it."
+    assert calls[0]["response"] == "The slice is in textkit/wrap.py.\n\nPlease add it." and calls[1]["response"] == ""
+    steps = AiderAgent.trajectory_steps(calls)
+    assert [s.outputs for s in steps] == [["I added these files to the chat: textkit/wrap.py"], []]
+    agent = AiderAgent(AgentSettings())
+    error = "litellm.InternalServerError: InternalServerError: OpenAIException - Connection error."
+    result = agent.summarize([*calls, {"type": "end", "error": error, "reflections_exhausted": False}], LLMConfig(name="m", model="openai/m"))
+    assert (result.status, result.llm_calls) == (AgentStatus.ERROR, 2) and result.error == f"aider: {error}"
+    finished = agent.summarize([calls[0], {"type": "end", "error": None, "reflections_exhausted": False}], LLMConfig(name="m", model="openai/m"))
+    assert (finished.status, finished.error) == (AgentStatus.FINISHED, None)
+    stopped = agent.summarize([calls[0], {"type": "end", "error": None, "reflections_exhausted": True}], LLMConfig(name="m", model="openai/m"))
+    assert stopped.status is AgentStatus.MAX_STEPS
