@@ -137,6 +137,11 @@ INSTALLED_CLI_AGENTS = [
     pytest.param(CliCase(["--agent", "command", "--ohbench-command", "llm-client {prompt_file}"],
                          [{"content": FIX_TRUNCATE}, {"content": "DONE"}], needs_llm_client_image=True),
                  id="llm-client-standin"),
+    pytest.param(CliCase(["--agent", "aider"], [  # aider's diff format: it adds the file named, then edits it
+        {"content": "The slice is in textkit/wrap.py, please add it to the chat."},
+        {"content": "textkit/wrap.py\n```python\n<<<<<<< SEARCH\n    return text[: width - len(ellipsis) + 1] + ellipsis\n"
+                    "=======\n    return text[: width - len(ellipsis)] + ellipsis\n>>>>>>> REPLACE\n```\n"}],
+        script_keys={"tools": []}), id="aider"),
 ]
 
 
