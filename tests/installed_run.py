@@ -22,14 +22,15 @@ class InstalledRun:
 
 
 def run_installed(pytester: pytest.Pytester, swe_suite: Path, image: str, agent: str, scripts: list[dict[str, Any]],
-                  model: str, prices: tuple[float, float], secret: str) -> InstalledRun:
-    """`agent` on textkit-2 and intervals-1 with task image `image`, the `scripts` answering as `model` at `prices`."""
+                  model: str, prices: tuple[float, float], secret: str, section: str = "") -> InstalledRun:
+    """`agent` on textkit-2 and intervals-1 with task image `image`, the `scripts` answering as `model` at `prices`
+    (`section`: more lines of the config section)."""
     suite_yaml = swe_suite / "suite.yaml"
     suite_yaml.write_text(suite_yaml.read_text().replace("base: ohbench/base:trixie", f"base: {image}"))
     with ScriptedLLMServer({"scripts": scripts}) as server:
         (pytester.path / "config.toml").write_text(
             f'[llm.model]\nmodel = "{model}"\napi_key = "{secret}"\nbase_url = "{server.base_url}"\n'
-            f"input_cost_per_token = {prices[0]}\noutput_cost_per_token = {prices[1]}\n"
+            f"input_cost_per_token = {prices[0]}\noutput_cost_per_token = {prices[1]}\n{section}"
         )
         result = pytester.runpytest_subprocess("suites", "--agent", agent, "--llm-config", "model",
                                                "-k", "textkit-2 or intervals-1", "-n", "2")

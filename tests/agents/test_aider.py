@@ -48,7 +48,8 @@ def test_aider_resolves_one_instance_and_fails_a_wrong_edit(
     old_image, _ = old_debian_images
     scripts = [{"match": TRUNCATE_ISSUE, "tools": [], "responses": SOLVE_TRUNCATE},
                {"match": TOUCHING_ISSUE, "tools": [], "responses": WRONG_TOUCHING}]
-    done = run_installed(pytester, swe_suite, old_image, "aider", scripts, "openai/gpt-4o", (0.0000025, 0.00001), SECRET)
+    done = run_installed(pytester, swe_suite, old_image, "aider", scripts, "openai/gpt-4o", (0.0000025, 0.00001), SECRET,
+                         section="max_output_tokens = 4000\ntemperature = 0.25\n")
     done.result.assert_outcomes(passed=1, failed=1)
     requests, run = done.requests, done.folder
     # Every call came through the gateway (the real key put back), as OpenAI chat completions with no tools, none
@@ -57,6 +58,7 @@ def test_aider_resolves_one_instance_and_fails_a_wrong_edit(
     assert {r["path"] for r in requests} == {"/v1/chat/completions"} and len(requests) == 4
     assert {r["body"]["model"] for r in requests} == {"gpt-4o"}
     assert not any(r["body"].get("tools") or r["body"].get("stream") for r in requests)
+    assert {(r["body"]["max_tokens"], r["body"]["temperature"]) for r in requests} == {(4000, 0.25)}  # the section's
     assert sorted((r["script"], r["turn"]) for r in requests) == [(0, 0), (0, 1), (1, 0), (1, 1)]
     assert not any(r["exhausted"] for r in requests)
     solved, wrong = done.records["ohbench__textkit-2"], done.records["ohbench__intervals-1"]

@@ -9,7 +9,7 @@ audioop-lts, since 3.13 no longer has audioop).
 It runs once per item in the task's workspace: `aider --message-file <prompt>` with every
 question answered yes, no commits, no linting, no repository map, no URL scraping, no
 update check or analytics, at `openai/<the section's model>` (weak and editor models too)
-through the run's gateway. Its home, caches and history files are in /tmp/ohbench-aider
+through the run's gateway, with the section's max_output_tokens, temperature and top_p. Its home, caches and history files are in /tmp/ohbench-aider
 (never in the repository); aider's model-price cache is filled from litellm's bundled map, so
 it downloads nothing. It edits with text (SEARCH/REPLACE blocks in the model's answers), so it
 has no event stream: its LLM history (every request's messages and the answer) becomes its
@@ -20,6 +20,7 @@ budget and the stage's timeout bound it.
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from pathlib import Path
@@ -77,6 +78,12 @@ def aider_tree(version: str, wheelhouse: Path) -> TreeSpec:
         raise TreeError(f"{wheelhouse}: no aider_chat {version} wheel in it")
     check = f"import aider, aider.main; assert aider.__version__ == {version!r}, aider.__version__"
     return TreeSpec(f"aider-{version}", wheelhouse, (("--no-deps", wheels[-1].name), ("-r", REQUIREMENTS)), check=check)
+
+
+def extra_params(llm: LLMConfig) -> dict[str, Any]:
+    """The section's sampling settings aider has no option for, as litellm's parameters."""
+    params = {"max_tokens": llm.max_output_tokens, "temperature": llm.temperature, "top_p": llm.top_p}
+    return {name: value for name, value in params.items() if value is not None}
 
 
 def read_llm_history(text: str) -> list[dict[str, Any]]:
@@ -146,6 +153,10 @@ class AiderAgent(InstalledAgent):
         # aider loads .env files (the repository's too) over its environment, its --env-file last:
         # the gateway's settings go there as well, so no .env of the task's can override them.
         files = {f"{WORK}/aider.env": f"OPENAI_API_BASE={base_url}\nOPENAI_API_KEY={key}\n"}
+        params = extra_params(llm)
+        if params:  # aider merges the settings named aider/extra_params into every model's call
+            files[f"{WORK}/model-settings.yml"] = json.dumps([{"name": "aider/extra_params", "extra_params": params}])
+            command += f" --model-settings-file {WORK}/model-settings.yml"
         return command, env, files
 
     def events(self, runtime: Runtime, stdout: str, secrets: list[str]) -> list[dict[str, Any]]:
