@@ -9,9 +9,9 @@ audioop-lts, since 3.13 no longer has audioop).
 It runs once per item in the task's workspace: `aider --message-file <prompt>` with every
 question answered yes, no commits, no linting, no repository map, no URL scraping, no
 update check or analytics, at `openai/<the section's model>` (weak and editor models too)
-through the run's gateway, with the section's max_output_tokens, temperature and top_p. Its home, caches and history files are in /tmp/ohbench-aider
-(never in the repository); aider's model-price cache is filled from litellm's bundled map, so
-it downloads nothing. It edits with text (SEARCH/REPLACE blocks in the model's answers), so it
+through the run's gateway, with the section's max_output_tokens, temperature and top_p. Its
+home, caches and history files are in /tmp/ohbench-aider (never in the repository); aider's
+model-price cache is filled from litellm's bundled map, so it downloads nothing. It edits with text (SEARCH/REPLACE blocks in the model's answers), so it
 has no event stream: its LLM history (every request's messages and the answer) becomes its
 events, `logs/<item>/aider.events.jsonl`, and its chat history is kept beside them. It has
 no step or cost limit of its own (one message, at most three reflections): the gateway's
