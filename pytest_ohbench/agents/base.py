@@ -25,6 +25,7 @@ DEFAULT_OPENHANDS_SDK_VERSION = "1.57.0"  # openhands-sdk / openhands-tools (Ope
 DEFAULT_CLAUDE_CODE_VERSION = "2.1.332"  # npm @anthropic-ai/claude-code
 DEFAULT_GEMINI_CLI_VERSION = "0.61.0"  # npm @google/gemini-cli
 DEFAULT_QWEN_CODE_VERSION = "0.24.4"  # npm @qwen-code/qwen-code
+DEFAULT_AIDER_VERSION = "0.86.2"  # PyPI aider-chat
 
 
 class AgentStatus(str, enum.Enum):
@@ -68,6 +69,7 @@ class AgentSettings:
     claude_code_version: str = DEFAULT_CLAUDE_CODE_VERSION
     gemini_cli_version: str = DEFAULT_GEMINI_CLI_VERSION
     qwen_code_version: str = DEFAULT_QWEN_CODE_VERSION
+    aider_version: str = DEFAULT_AIDER_VERSION
 
 
 @dataclasses.dataclass

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from pytest_ohbench.agents.base import (
+    DEFAULT_AIDER_VERSION,
     DEFAULT_CLAUDE_CODE_VERSION,
     DEFAULT_GEMINI_CLI_VERSION,
     DEFAULT_OPENHANDS_SDK_VERSION,
@@ -174,6 +175,8 @@ OPTIONS: tuple[Option, ...] = (
            default=DEFAULT_GEMINI_CLI_VERSION, metavar="V"),
     Option(("--qwen-code-version",), "qwen_code_version", "@qwen-code/qwen-code release (npm) for --agent qwen-code",
            default=DEFAULT_QWEN_CODE_VERSION, metavar="V"),
+    Option(("--aider-version",), "aider_version", "aider-chat release (PyPI) for --agent aider",
+           default=DEFAULT_AIDER_VERSION, metavar="V"),
 )
 BY_DEST = {option.dest: option for option in OPTIONS}
 

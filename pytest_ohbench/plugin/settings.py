@@ -121,6 +121,7 @@ def build_settings(config: pytest.Config) -> Settings:
         claude_code_version=value(config, "claude_code_version"),
         gemini_cli_version=value(config, "gemini_cli_version"),
         qwen_code_version=value(config, "qwen_code_version"),
+        aider_version=value(config, "aider_version"),
     )
     resume = value(config, "ohbench_resume")
     tars = value(config, "ohbench_image_tars")

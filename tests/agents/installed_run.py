@@ -106,21 +106,42 @@ def run_two_items(request: pytest.FixtureRequest, agent: str, model: str, tools:
     suite_yaml.write_text(suite_yaml.read_text().replace("base: ohbench/base:trixie", f"base: {image}"))
     scripts = [{"match": TRUNCATE_ISSUE, "tools": tools.names(), "responses": solve_truncate(tools)},
                {"match": TOUCHING_ISSUE, "tools": tools.names(), "responses": wrong_touching(tools)}]
+    done = run_scripted(pytester, swe_suite, image, agent, scripts, model, (INPUT_PRICE, OUTPUT_PRICE), SECRET, section)
+    done.result.assert_outcomes(passed=1, failed=1)
+    # Every call came through the gateway: the real key put back in the protocol's header (as is, or after "Bearer ").
+    keys = {r["auth_sha256"] for r in done.requests}
+    assert keys in ({credential_hash(SECRET)}, {credential_hash(f"Bearer {SECRET}")})
+    return InstalledRun(done.requests, done.folder, done.records["ohbench__textkit-2"], done.records["ohbench__intervals-1"],
+                        pytester, docker_client)
+
+
+@dataclasses.dataclass
+class ScriptedRun:
+    """A finished run of any scripts: pytest's result, the requests, the records by instance, the run folder."""
+
+    result: pytest.RunResult
+    requests: list[dict[str, Any]]  # what the scripted LLM was asked (those with a body)
+    records: dict[str, dict[str, Any]]  # results.jsonl by instance id
+    folder: Path  # the run folder
+
+
+def run_scripted(pytester: pytest.Pytester, swe_suite: Path, image: str, agent: str, scripts: list[dict[str, Any]],
+                 model: str, prices: tuple[float, float], secret: str, section: str = "") -> ScriptedRun:
+    """`agent` on textkit-2 and intervals-1 with task image `image`, the `scripts` answering as `model` at `prices`
+    (`section`: more lines of the config section), two items at once."""
+    suite_yaml = swe_suite / "suite.yaml"
+    suite_yaml.write_text(suite_yaml.read_text().replace("base: ohbench/base:trixie", f"base: {image}"))
     with ScriptedLLMServer({"scripts": scripts}) as server:
         (pytester.path / "config.toml").write_text(
-            f'[llm.under-test]\nmodel = "{model}"\napi_key = "{SECRET}"\nbase_url = "{server.base_url}"\n'
-            f"input_cost_per_token = {INPUT_PRICE}\noutput_cost_per_token = {OUTPUT_PRICE}\n{section}"
+            f'[llm.under-test]\nmodel = "{model}"\napi_key = "{secret}"\nbase_url = "{server.base_url}"\n'
+            f"input_cost_per_token = {prices[0]}\noutput_cost_per_token = {prices[1]}\n{section}"
         )
         result = pytester.runpytest_subprocess("suites", "--agent", agent, "--llm-config", "under-test",
                                                "-k", "textkit-2 or intervals-1", "-n", "2")
         requests = [r for r in server.requests if r.get("body")]
-    result.assert_outcomes(passed=1, failed=1)
-    # Every call came through the gateway: the real key put back in the protocol's header (as is, or after "Bearer ").
-    keys = {r["auth_sha256"] for r in requests}
-    assert keys in ({credential_hash(SECRET)}, {credential_hash(f"Bearer {SECRET}")})
-    run = pytester.path / "reports" / "latest"
-    records = {json.loads(line)["instance_id"]: json.loads(line) for line in (run / "results.jsonl").read_text().splitlines()}
-    return InstalledRun(requests, run, records["ohbench__textkit-2"], records["ohbench__intervals-1"], pytester, docker_client)
+    folder = pytester.path / "reports" / "latest"
+    records = {json.loads(line)["instance_id"]: json.loads(line) for line in (folder / "results.jsonl").read_text().splitlines()}
+    return ScriptedRun(result, requests, records, folder)
 
 
 def check_run(pytester: pytest.Pytester, docker_client: docker.DockerClient, outcome: InstalledRun,

@@ -146,6 +146,11 @@ INSTALLED_CLI_AGENTS = [
                                                               old_string="width - len(ellipsis) + 1]", new_string="width - len(ellipsis)]"),
                                                     {"content": "Done."}],
                          script_keys={"tools": ["run_shell_command", "edit"]}), id="qwen-code"),
+    pytest.param(CliCase(["--agent", "aider"], [  # aider's diff format: it adds the file named, then edits it
+        {"content": "The slice is in textkit/wrap.py, please add it to the chat."},
+        {"content": "textkit/wrap.py\n```python\n<<<<<<< SEARCH\n    return text[: width - len(ellipsis) + 1] + ellipsis\n"
+                    "=======\n    return text[: width - len(ellipsis)] + ellipsis\n>>>>>>> REPLACE\n```\n"}],
+        script_keys={"tools": []}), id="aider"),
 ]
 
 

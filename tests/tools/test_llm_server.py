@@ -159,6 +159,27 @@ def test_turns_are_stateless_and_parallel_conversations_do_not_mix(tmp_path: Pat
     assert exhausted["body"]["messages"] == conversation("task A", 9)
 
 
+def test_an_agents_own_exchanges_before_the_task_are_left_out() -> None:
+    """aider's shape: few-shot examples and a file list, each answered by its own "Ok...", then the task."""
+    preamble = [{"role": "system", "content": "s"}, {"role": "user", "content": "example: task A"},
+                {"role": "assistant", "content": "example answer"}, {"role": "user", "content": "I switched to a new code base."},
+                {"role": "assistant", "content": "Ok."}, {"role": "user", "content": "These are the files."},
+                {"role": "assistant", "content": "Ok, any changes I propose will be to those files."}]
+    with ScriptedLLMServer(SCRIPT) as server:
+        first = post(server, {"model": "m", "messages": [*preamble, {"role": "user", "content": "task B"}]})
+        second = post(server, {"model": "m", "messages": [*preamble, {"role": "user", "content": "do task A"},
+                                                          {"role": "assistant", "content": "a0"}, {"role": "user", "content": "more"}]})
+        # An answer with a tool call is the model's, whatever its text.
+        called = post(server, {"model": "m", "messages": [{"role": "user", "content": "task A"}, {
+            "role": "assistant", "content": "Ok, running it.", "tool_calls": [{"id": "c", "type": "function",
+                                                                                 "function": {"name": "bash", "arguments": "{}"}}]},
+            {"role": "tool", "tool_call_id": "c", "content": "out"}]})
+    assert first["choices"][0]["message"]["content"] == "default"  # the example's "task A" is not the opening
+    assert second["choices"][0]["message"]["content"] == "a1"  # one answer of the model's so far
+    assert called["choices"][0]["message"]["content"] == "a1"
+    assert [r["turn"] for r in server.requests] == [0, 1, 1]
+
+
 def test_streaming_ends_with_usage_and_done() -> None:
     def stream(**extra: object) -> list[dict]:
         body = json.dumps({"model": "m", "stream": True, "messages": conversation("task A", 0), **extra}).encode()

@@ -1,11 +1,12 @@
-"""What the installed agents (Claude Code, Codex, ...) share: their tree, a headless run, its event log.
+"""What the installed agents (Claude Code, Codex, aider, ...) share: their tree, a headless run, its event log.
 
-Each agent's CLI comes from its read-only tree (tree.py) and runs once, non-interactively, in
-the task's workspace with the task's prompt on its standard input, at the section's model
-through the run's gateway (the item's token as its key), on the sealed network like every
-agent that calls the LLM. Its JSON event stream goes to a file in the container, saved as
-`logs/<item>/<agent>.events.jsonl` (its `raw_log`, which the harness turns into
-trajectory.json), and its standard error to `agent.log`. Subclasses say how to start the CLI
+Each agent's CLI comes from its read-only tree (tree.py, or a Python tree: agent_tree.py) and
+runs once, non-interactively, in the task's workspace with the task's prompt on its standard
+input, at the section's model through the run's gateway (the item's token as its key), on the
+sealed network like every agent that calls the LLM. Its JSON event stream goes to a file in
+the container, saved as `logs/<item>/<agent>.events.jsonl` (its `raw_log`, which the harness
+turns into trajectory.json), and its standard error to `agent.log`; an agent without an event
+stream (aider) makes its events from the log it keeps. Subclasses say how to start the CLI
 and read its events.
 """
 
@@ -113,31 +114,40 @@ class InstalledAgent(MountedAgent):
     def tree_mounts(self, runtime: RuntimeProvider) -> list[Mount]:
         return [tree_mount(ensure_installed_tree(runtime, self.tree_spec()))]
 
+    def events(self, runtime: Runtime, stdout: str, secrets: list[str]) -> list[dict[str, Any]]:
+        """The run's events (its raw log): the JSON lines of its standard output. An agent
+        with no event stream reads them from its own files (scrubbed of `secrets`)."""
+        return read_jsonl(stdout)
+
+    def console(self, stdout: str, stderr: str) -> str:
+        """What agent.log keeps of the run's output: its standard error (stdout is the events)."""
+        return stderr
+
     def run(self, context: AgentContext) -> AgentResult:
         runtime, llm = context.runtime, context.llm
         assert runtime is not None and llm is not None
-        events_file, stderr_file = f"{self.work}/events.jsonl", f"{self.work}/stderr.log"
+        stdout_file, stderr_file = f"{self.work}/stdout.log", f"{self.work}/stderr.log"
         command, env, files = self.launch(context, llm)
         folders = sorted({self.work, *(str(PurePosixPath(path).parent) for path in files)})
         runtime.execute(f"mkdir -p {' '.join(folders)} && chmod 700 {self.work}")
         runtime.write_file(f"{self.work}/prompt.md", context.prompt)
         for path, text in files.items():
             runtime.write_file(path, text, mode=0o600)
-        result = runtime.execute(f"{command} < {self.work}/prompt.md > {events_file} 2> {stderr_file}",
+        result = runtime.execute(f"{command} < {self.work}/prompt.md > {stdout_file} 2> {stderr_file}",
                                  timeout=context.time_limit, env=env)
         if files:
             runtime.execute("rm -f " + " ".join(files))  # the token leaves with them
         secrets = llm.secrets()
-        stderr = redact(self._read(runtime, stderr_file), secrets)
-        events = read_jsonl(redact(self._read(runtime, events_file), secrets))
-        (context.log_dir / "agent.log").write_text(f"$ {command}\n(exit {result.exit_code}, {result.duration:.1f}s)\n{stderr}",
-                                                   encoding="utf-8")
+        stdout, stderr = (redact(self._read(runtime, path), secrets) for path in (stdout_file, stderr_file))
+        events = self.events(runtime, stdout, secrets)
+        (context.log_dir / "agent.log").write_text(
+            f"$ {command}\n(exit {result.exit_code}, {result.duration:.1f}s)\n{self.console(stdout, stderr)}", encoding="utf-8")
         if events:
             (context.log_dir / self.raw_log).write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
         if result.timed_out:
             return AgentResult(status=AgentStatus.TIMEOUT, error=f"{self.label} ran past {context.time_limit:g}s", stderr=stderr)
         if not events:
-            message = f"{self.label} wrote no events (exit {result.exit_code}): {last_line(stderr or result.output)}"
+            message = f"{self.label} wrote no events (exit {result.exit_code}): {last_line(stderr or stdout or result.output)}"
             return AgentResult(status=AgentStatus.ERROR, error=message, return_code=result.exit_code, stderr=stderr)
         outcome = self.summarize(events, llm)
         if outcome.status is AgentStatus.STOPPED and result.exit_code in self.exit_statuses:

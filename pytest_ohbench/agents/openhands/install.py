@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 from filelock import FileLock
@@ -78,15 +79,20 @@ def _lock_pins(wheel: Path) -> list[str]:
     return [f"{p['name']}=={p['version']}" for p in lock["package"]]
 
 
-def requirements_and_pins(wheel: Path) -> tuple[list[str], list[str]]:
-    """openhands-ai's own requirements for Linux/3.13 and `name==version` pins from its lock."""
+def wheel_requirements(wheel: Path) -> list[Requirement]:
+    """The requirements a wheel declares for Linux/3.13 (not those of its extras)."""
     with zipfile.ZipFile(wheel) as archive:
         metadata_name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
         metadata = email.message_from_bytes(archive.read(metadata_name))
+    requirements = [Requirement(raw) for raw in metadata.get_all("Requires-Dist") or []]
+    return [r for r in requirements if not r.marker or r.marker.evaluate(TARGET)]
+
+
+def requirements_and_pins(wheel: Path) -> tuple[list[str], list[str]]:
+    """openhands-ai's own requirements for Linux/3.13 and `name==version` pins from its lock."""
     requirements = []
-    for raw in metadata.get_all("Requires-Dist") or []:
-        requirement = Requirement(raw)
-        if requirement.name.lower() in NO_WHEEL or (requirement.marker and not requirement.marker.evaluate(TARGET)):
+    for requirement in wheel_requirements(wheel):
+        if requirement.name.lower() in NO_WHEEL:
             continue
         extras = f"[{','.join(sorted(requirement.extras))}]" if requirement.extras else ""
         requirements.append(requirement.name + extras)
@@ -132,6 +138,17 @@ def ensure_wheelhouse(version: str = DEFAULT_VERSION, root: Path | None = None) 
         requirements, _ = requirements_and_pins(wheel)
     fill_wheelhouse(target, requirements, _lock_pins(wheel))
     return target
+
+
+def download_release(target: Path, package: str, version: str) -> Path:
+    """The wheel of `package` `version` alone in `target`, also when it declares no support for
+    Python 3.13 (the tree may still run it, with its requirements resolved for 3.13)."""
+    _pip_download("--no-deps", "--ignore-requires-python", "-d", str(target), f"{package}=={version}")
+    prefix = package.replace("-", "_")
+    wheels = sorted(target.glob(f"{prefix}-{version}-*.whl"))
+    if not wheels:
+        raise WheelhouseError(f"no wheel of {package} {version} in {target}")
+    return wheels[-1]
 
 
 def uv_binary() -> str:
@@ -189,9 +206,9 @@ def fill_locked_wheelhouse(target: Path, requirements: list[str], lock: list[str
         (target / COMPLETE).write_text("complete\n")
 
 
-def ensure_sdk_wheelhouse(version: str, root: Path | None = None) -> Path:
-    """The OpenHands V1 (software-agent SDK) wheelhouse: openhands-sdk and openhands-tools `version`, pinned."""
-    target = (root or cache_dir()) / f"openhands-sdk-{version}-cp313"
+def ensure_resolved_wheelhouse(target: Path, requirements: Callable[[Path], list[str]]) -> Path:
+    """Wheels of `requirements(target)` (which may put files into `target` first), resolved by uv
+    for Python 3.13 on Linux and pinned in REQUIREMENTS, downloaded once (under a lock)."""
     if (target / COMPLETE).is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -200,8 +217,14 @@ def ensure_sdk_wheelhouse(version: str, root: Path | None = None) -> Path:
             return target
         target.mkdir(exist_ok=True)
         with tempfile.TemporaryDirectory() as scratch:
-            pins = _resolve([f"openhands-sdk=={version}", f"openhands-tools=={version}"], Path(scratch))
+            pins = _resolve(requirements(target), Path(scratch))
         _download_pins(pins, target)
         (target / REQUIREMENTS).write_text("\n".join(pins) + "\n")
-        (target / COMPLETE).write_text(version + "\n")
+        (target / COMPLETE).write_text("complete\n")
     return target
+
+
+def ensure_sdk_wheelhouse(version: str, root: Path | None = None) -> Path:
+    """The OpenHands V1 (software-agent SDK) wheelhouse: openhands-sdk and openhands-tools `version`, pinned."""
+    return ensure_resolved_wheelhouse((root or cache_dir()) / f"openhands-sdk-{version}-cp313",
+                                      lambda _: [f"openhands-sdk=={version}", f"openhands-tools=={version}"])

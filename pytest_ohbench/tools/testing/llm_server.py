@@ -17,7 +17,12 @@ The script (YAML or a dict) lists conversations; each request is answered statel
 - `match`, a regex searched in the conversation's opening: the text of the user messages
   before the model's first answer. That is the task prompt, with whatever context the agent
   sends before it (Codex and Gemini CLI send their environment as earlier user messages,
-  Claude Code as blocks of the same one); later user messages (tool output) never count;
+  Claude Code as blocks of the same one); later user messages (tool output) never count.
+  An agent that writes exchanges of its own before the task (aider: its edit format's
+  examples, the files it shares, each answered by its own "Ok." or "Ok, ...") has them left
+  out: an assistant message with no tool call whose text starts with "Ok." or "Ok," is such
+  an acknowledgement, and the opening and the answers count from after the last one (so a
+  scripted answer should not start that way);
 - `model`, the model asked for, with or without a provider prefix (`openai/gpt-4o`);
 - `tools`, tool names the request must offer, all of them: one script per agent for the same
   task, each calling that agent's own tools (names below). `tools: []` accepts only requests
@@ -158,6 +163,8 @@ _SCRIPT_KEYS = ("match", "model", "tools", "responses")
 
 CHAT, RESPONSES, ANTHROPIC, GEMINI = "chat", "responses", "anthropic", "gemini"
 _GEMINI_PATH = re.compile(r"^(?:/v1(?:beta|alpha)?)?/models/([^/:]+):(generateContent|streamGenerateContent|countTokens)$")
+# An agent's own acknowledgement of an exchange it wrote before the task (aider's "Ok." and "Ok, ...").
+_ACK = re.compile(r"Ok[.,]")
 # A later call of one answer, as this server names calls: it continues that answer's turn.
 _LATER_CALL = re.compile(r"^call_\d+_[1-9]\d*$")
 # Responses-API input items the model produced (as opposed to user, system and tool-output items).
@@ -309,12 +316,15 @@ def _text(content: Any) -> str:
 def _opening_and_turns(turns: Iterable[tuple[str, str]]) -> tuple[str, int]:
     """(user text before the first answer, answers) from a conversation's (kind, text) turns.
 
-    Kinds: "user" (its text may open the conversation), "model" (an answer), other (neither).
+    Kinds: "user" (its text may open the conversation), "model" (an answer), "ack" (the
+    agent's own acknowledgement: what came before it was the agent's preamble), other (neither).
     """
     opening: list[str] = []
     answers = 0
     for kind, text in turns:
-        if kind == "model":
+        if kind == "ack":
+            opening, answers = [], 0
+        elif kind == "model":
             answers += 1
         elif kind == "user" and not answers and text:
             opening.append(text)
@@ -324,9 +334,20 @@ def _opening_and_turns(turns: Iterable[tuple[str, str]]) -> tuple[str, int]:
 def _messages_request(body: dict[str, Any], tools: frozenset[str]) -> Request:
     """Chat completions and Anthropic messages: a `messages` list of roles."""
     messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
-    kinds = {"user": "user", "assistant": "model"}
-    opening, turn = _opening_and_turns((kinds.get(str(m.get("role")), ""), _text(m.get("content"))) for m in messages)
+    opening, turn = _opening_and_turns((_message_kind(m), _text(m.get("content"))) for m in messages)
     return Request(str(body.get("model", "")), opening, turn, tools)
+
+
+def _message_kind(message: dict[str, Any]) -> str:
+    """A chat or Anthropic message's kind for _opening_and_turns: user, model, ack or other."""
+    role, content = message.get("role"), message.get("content")
+    if role == "user":
+        return "user"
+    if role != "assistant":
+        return ""
+    calls = message.get("tool_calls") or (isinstance(content, list) and any(
+        isinstance(part, dict) and part.get("type") == "tool_use" for part in content))
+    return "ack" if not calls and _ACK.match(_text(content)) else "model"
 
 
 def _chat_tools(body: dict[str, Any]) -> frozenset[str]:
