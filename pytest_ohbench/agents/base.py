@@ -23,6 +23,7 @@ ENTRY_POINT_GROUP = "pytest_ohbench.agents"
 DEFAULT_OPENHANDS_VERSION = "0.48.0"
 DEFAULT_OPENHANDS_SDK_VERSION = "1.57.0"  # openhands-sdk / openhands-tools (OpenHands V1)
 DEFAULT_CLAUDE_CODE_VERSION = "2.1.332"  # npm @anthropic-ai/claude-code
+DEFAULT_CODEX_VERSION = "0.171.0"  # npm @openai/codex
 
 
 class AgentStatus(str, enum.Enum):
@@ -64,6 +65,7 @@ class AgentSettings:
     openhands_sdk_version: str = DEFAULT_OPENHANDS_SDK_VERSION
     openhands_source: Path | None = None  # --openhands-source: a checkout or fork, 0.x or V1
     claude_code_version: str = DEFAULT_CLAUDE_CODE_VERSION
+    codex_version: str = DEFAULT_CODEX_VERSION
 
 
 @dataclasses.dataclass

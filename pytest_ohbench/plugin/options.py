@@ -17,6 +17,7 @@ import pytest
 
 from pytest_ohbench.agents.base import (
     DEFAULT_CLAUDE_CODE_VERSION,
+    DEFAULT_CODEX_VERSION,
     DEFAULT_OPENHANDS_SDK_VERSION,
     DEFAULT_OPENHANDS_VERSION,
 )
@@ -168,6 +169,8 @@ OPTIONS: tuple[Option, ...] = (
     Option(("--openhands-eval-note",), "openhands_eval_note", "the _N_<NOTE> suffix of the outputs/ run_infer folder", metavar="NOTE"),
     Option(("--claude-code-version",), "claude_code_version", "@anthropic-ai/claude-code release (npm) for --agent claude-code",
            default=DEFAULT_CLAUDE_CODE_VERSION, metavar="V"),
+    Option(("--codex-version",), "codex_version", "@openai/codex release (npm) for --agent codex", default=DEFAULT_CODEX_VERSION,
+           metavar="V"),
 )
 BY_DEST = {option.dest: option for option in OPTIONS}
 

@@ -119,6 +119,7 @@ def build_settings(config: pytest.Config) -> Settings:
         openhands_sdk_version=value(config, "openhands_sdk_version"),
         openhands_source=_path(config, source) if source else None,
         claude_code_version=value(config, "claude_code_version"),
+        codex_version=value(config, "codex_version"),
     )
     resume = value(config, "ohbench_resume")
     tars = value(config, "ohbench_image_tars")

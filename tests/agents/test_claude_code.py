@@ -42,31 +42,40 @@ WRONG_TOUCHING = [  # only one side of the comparison: touching intervals still 
 ]
 
 
+def run_two_items(pytester: pytest.Pytester, swe_suite: Path, image: str, agent: str, model: str,
+                  scripts: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], Path, dict[str, dict[str, Any]]]:
+    """`--agent agent` at `model` (from a scripted server, through the gateway) on textkit-2, which
+    it solves, and intervals-1, which it gets wrong, on task image `image`: the requests the
+    server answered, the run folder and its records by instance id."""
+    suite_yaml = swe_suite / "suite.yaml"
+    suite_yaml.write_text(suite_yaml.read_text().replace("base: ohbench/base:trixie", f"base: {image}"))
+    with ScriptedLLMServer({"scripts": scripts}) as server:
+        (pytester.path / "config.toml").write_text(
+            f'[llm.section]\nmodel = "{model}"\napi_key = "{SECRET}"\nbase_url = "{server.base_url}"\n'
+            "input_cost_per_token = 0.000003\noutput_cost_per_token = 0.000015\n"
+        )
+        result = pytester.runpytest_subprocess("suites", "--agent", agent, "--llm-config", "section",
+                                               "-k", "textkit-2 or intervals-1", "-n", "2")
+        requests = [r for r in server.requests if r.get("body")]
+    result.assert_outcomes(passed=1, failed=1)
+    run = pytester.path / "reports" / "latest"
+    records = {json.loads(line)["instance_id"]: json.loads(line) for line in (run / "results.jsonl").read_text().splitlines()}
+    return requests, run, records
+
+
 def test_claude_code_resolves_one_instance_and_fails_a_wrong_edit(
     pytester: pytest.Pytester, swe_suite: Path, old_debian_images: tuple[str, str], docker_client: docker.DockerClient
 ) -> None:
     """On a bookworm task image (glibc 2.36, below the tree's own): the tree brings its loader and libraries."""
-    old_image, _ = old_debian_images
-    suite_yaml = swe_suite / "suite.yaml"
-    suite_yaml.write_text(suite_yaml.read_text().replace("base: ohbench/base:trixie", f"base: {old_image}"))
     scripts = [{"match": TRUNCATE_ISSUE, "tools": TOOLS, "responses": SOLVE_TRUNCATE},
                {"match": TOUCHING_ISSUE, "tools": TOOLS, "responses": WRONG_TOUCHING}]
-    with ScriptedLLMServer({"scripts": scripts}) as server:
-        (pytester.path / "config.toml").write_text(
-            f'[llm.sonnet]\nmodel = "anthropic/claude-sonnet-4-5"\napi_key = "{SECRET}"\nbase_url = "{server.base_url}"\n'
-            "input_cost_per_token = 0.000003\noutput_cost_per_token = 0.000015\n"
-        )
-        result = pytester.runpytest_subprocess("suites", "--agent", "claude-code", "--llm-config", "sonnet",
-                                               "-k", "textkit-2 or intervals-1", "-n", "2")
-        requests = [r for r in server.requests if r.get("body")]
-    result.assert_outcomes(passed=1, failed=1)
+    requests, run, records = run_two_items(pytester, swe_suite, old_debian_images[0], "claude-code", "anthropic/claude-sonnet-4-5",
+                                           scripts)
     # Every call came through the gateway (the real key put back in Anthropic's header), at the bare model, with Claude Code's tools.
     assert {r["auth_sha256"] for r in requests} == {credential_hash(SECRET)}
     assert {r["path"].split("?")[0] for r in requests} == {"/v1/messages"} and len(requests) == 7
     assert {r["body"]["model"] for r in requests} == {"claude-sonnet-4-5"}
     assert all(set(TOOLS) <= {t["name"] for t in r["body"]["tools"]} for r in requests)
-    run = pytester.path / "reports" / "latest"
-    records = {json.loads(line)["instance_id"]: json.loads(line) for line in (run / "results.jsonl").read_text().splitlines()}
     solved, wrong = records["ohbench__textkit-2"], records["ohbench__intervals-1"]
     assert (solved["outcome"], solved["agent_status"], solved["agent"]) == ("resolved", "finished", "claude-code")
     assert (solved["input_tokens"], solved["output_tokens"], solved["llm_calls"]) == (4700, 170, 4)

@@ -15,7 +15,7 @@ import json
 from typing import Any, ClassVar
 
 from pytest_ohbench.agents.agent_tree import tree_mount
-from pytest_ohbench.agents.base import AgentContext, AgentResult, AgentStatus
+from pytest_ohbench.agents.base import AgentContext, AgentResult, AgentSettings, AgentStatus
 from pytest_ohbench.agents.installed.tree import InstalledTreeSpec, ensure_installed_tree
 from pytest_ohbench.agents.mounted import MountedAgent
 from pytest_ohbench.core.errors import last_line
@@ -52,12 +52,21 @@ class InstalledAgent(MountedAgent):
     needs_network = True  # the CLI calls the run's gateway (through the sealed network's relay)
     label: ClassVar[str] = ""  # how messages name it, e.g. "Claude Code"
     work: ClassVar[str] = ""  # its folder in the container: prompt, config, events (never in the repo)
+    version_setting: ClassVar[str] = ""  # the AgentSettings field with its release, e.g. "codex_version"
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls.raw_log = f"{cls.name}.events.jsonl"
 
+    def __init__(self, settings: AgentSettings) -> None:
+        super().__init__(settings)
+        self.version = str(getattr(settings, self.version_setting))
+
+    def agent_version(self) -> str:
+        return self.version
+
     def tree_spec(self) -> InstalledTreeSpec:
+        """The tree of its release `self.version`."""
         raise NotImplementedError
 
     def launch(self, context: AgentContext, llm: LLMConfig) -> tuple[str, dict[str, str], dict[str, str]]:

@@ -16,7 +16,7 @@ import shlex
 from typing import Any
 
 from pytest_ohbench.agents.agent_tree import MOUNT
-from pytest_ohbench.agents.base import AgentContext, AgentResult, AgentSettings, AgentStatus, TrajectoryStep
+from pytest_ohbench.agents.base import AgentContext, AgentResult, AgentStatus, TrajectoryStep
 from pytest_ohbench.agents.installed.agent import InstalledAgent, bare_model
 from pytest_ohbench.agents.installed.tree import InstalledTreeSpec
 from pytest_ohbench.core.llm import LLMConfig
@@ -87,16 +87,10 @@ class ClaudeCodeAgent(InstalledAgent):
     name = "claude-code"
     label = "Claude Code"
     work = WORK
-
-    def __init__(self, settings: AgentSettings) -> None:
-        super().__init__(settings)
-        self.version = settings.claude_code_version
+    version_setting = "claude_code_version"
 
     def tree_spec(self) -> InstalledTreeSpec:
         return claude_code_tree(self.version)
-
-    def agent_version(self) -> str:
-        return self.version
 
     def launch(self, context: AgentContext, llm: LLMConfig) -> tuple[str, dict[str, str], dict[str, str]]:
         command = (f"{MOUNT}/bin/claude -p --output-format stream-json --verbose --dangerously-skip-permissions "

@@ -59,10 +59,13 @@ class InstalledTreeSpec:
     packages: tuple[str, ...]  # npm package specs, e.g. ("@anthropic-ai/claude-code-linux-x64@2.1.332",)
     programs: tuple[tuple[str, str], ...]  # (name in bin/, path inside the tree)
     check: str  # a shell command the finished tree must pass in the build image (e.g. `--version`)
+    omit: tuple[str, ...] = ()  # paths inside the tree a headless run never uses, left out (e.g. a voice host)
 
     def key(self, build_image_id: str) -> str:
         digest = hashlib.sha256(LIBS_SCRIPT.encode())
         digest.update(repr((self.name, self.packages, self.programs, self.check, build_image_id)).encode())
+        if self.omit:  # (a spec without any keeps the key it had)
+            digest.update(repr(self.omit).encode())
         return digest.hexdigest()[:12]
 
 
@@ -119,6 +122,8 @@ def _patch(program: Path) -> None:
 
 def _fill(runtime: RuntimeProvider, spec: InstalledTreeSpec, partial: Path) -> None:
     _npm_install(spec, partial)
+    for inside in spec.omit:
+        shutil.rmtree(partial / inside)
     bin_dir = partial / "bin"
     bin_dir.mkdir(exist_ok=True)
     for name, inside in spec.programs:
