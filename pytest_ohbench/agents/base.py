@@ -24,6 +24,7 @@ DEFAULT_OPENHANDS_VERSION = "0.48.0"
 DEFAULT_OPENHANDS_SDK_VERSION = "1.57.0"  # openhands-sdk / openhands-tools (OpenHands V1)
 DEFAULT_CLAUDE_CODE_VERSION = "2.1.332"  # npm @anthropic-ai/claude-code
 DEFAULT_CODEX_VERSION = "0.171.0"  # npm @openai/codex
+DEFAULT_OPENCODE_VERSION = "1.18.33"  # npm opencode-ai
 
 
 class AgentStatus(str, enum.Enum):
@@ -66,6 +67,7 @@ class AgentSettings:
     openhands_source: Path | None = None  # --openhands-source: a checkout or fork, 0.x or V1
     claude_code_version: str = DEFAULT_CLAUDE_CODE_VERSION
     codex_version: str = DEFAULT_CODEX_VERSION
+    opencode_version: str = DEFAULT_OPENCODE_VERSION
 
 
 @dataclasses.dataclass

@@ -18,6 +18,7 @@ import pytest
 from pytest_ohbench.agents.base import (
     DEFAULT_CLAUDE_CODE_VERSION,
     DEFAULT_CODEX_VERSION,
+    DEFAULT_OPENCODE_VERSION,
     DEFAULT_OPENHANDS_SDK_VERSION,
     DEFAULT_OPENHANDS_VERSION,
 )
@@ -171,6 +172,8 @@ OPTIONS: tuple[Option, ...] = (
            default=DEFAULT_CLAUDE_CODE_VERSION, metavar="V"),
     Option(("--codex-version",), "codex_version", "@openai/codex release (npm) for --agent codex", default=DEFAULT_CODEX_VERSION,
            metavar="V"),
+    Option(("--opencode-version",), "opencode_version", "opencode-ai release (npm) for --agent opencode",
+           default=DEFAULT_OPENCODE_VERSION, metavar="V"),
 )
 BY_DEST = {option.dest: option for option in OPTIONS}
 

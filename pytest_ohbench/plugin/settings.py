@@ -120,6 +120,7 @@ def build_settings(config: pytest.Config) -> Settings:
         openhands_source=_path(config, source) if source else None,
         claude_code_version=value(config, "claude_code_version"),
         codex_version=value(config, "codex_version"),
+        opencode_version=value(config, "opencode_version"),
     )
     resume = value(config, "ohbench_resume")
     tars = value(config, "ohbench_image_tars")

@@ -11,7 +11,7 @@ import pytest
 from conftest import run_output
 from test_openhands import SECRET, TOUCHING_ISSUE, TRUNCATE_ISSUE, assert_no_secret
 
-from pytest_ohbench.agents.base import DEFAULT_CLAUDE_CODE_VERSION
+from pytest_ohbench.agents.base import DEFAULT_CLAUDE_CODE_VERSION, TrajectoryStep
 from pytest_ohbench.agents.installed.claude_code import ClaudeCodeAgent
 from pytest_ohbench.agents.trajectory import read_log, validate
 from pytest_ohbench.tools.testing.llm_server import ScriptedLLMServer, credential_hash
@@ -63,6 +63,35 @@ def run_two_items(pytester: pytest.Pytester, swe_suite: Path, image: str, agent:
     return requests, run, records
 
 
+def assert_two_records(records: dict[str, dict[str, Any]], agent: str, solved_figures: tuple[int, int, int],
+                       wrong_figures: tuple[int, int, int]) -> dict[str, Any]:
+    """textkit-2 resolved and intervals-1 unresolved by its half fix, each at the gateway's exact
+    (prompt, completion, calls) and cost at the section's prices: the solved record."""
+    solved, wrong = records["ohbench__textkit-2"], records["ohbench__intervals-1"]
+    assert (solved["outcome"], solved["agent_status"], solved["agent"]) == ("resolved", "finished", agent)
+    assert (wrong["outcome"], wrong["agent_status"]) == ("unresolved", "finished")
+    for record, (prompt, completion, calls) in ((solved, solved_figures), (wrong, wrong_figures)):
+        assert (record["input_tokens"], record["output_tokens"], record["llm_calls"]) == (prompt, completion, calls)
+        assert record["cost_usd"] == pytest.approx(prompt * 0.000003 + completion * 0.000015, rel=1e-9)
+    assert solved["agent_reported"]["input_tokens"] == solved_figures[0]  # the agent's own count agrees
+    assert "-    return text[: width - len(ellipsis) + 1] + ellipsis" in solved["patch"]
+    assert "+        return self.start <= other.end and other.start < self.end" in wrong["patch"]
+    return solved
+
+
+def assert_trajectory(run: Path, log_dir: Path, steps: list[TrajectoryStep], version: str) -> None:
+    """The first step ran the grep with the image's own tools; the steps are trajectory.json's (valid
+    ATIF, the agent's version), report.html shows them and run.json has the version."""
+    assert steps[0].commands == ["grep -n ellipsis textkit/wrap.py && python3 --version"]
+    assert "width - len(ellipsis) + 1" in steps[0].outputs[0] and "Python 3.11" in steps[0].outputs[0]
+    atif = json.loads((log_dir / "trajectory.json").read_text())
+    assert validate(atif) == [] and atif["agent"]["version"] == version
+    assert [step["message"] for step in atif["steps"] if step["source"] == "agent"] == [s.text for s in steps]
+    page = (run / "report.html").read_text()
+    assert "ohbench-trajectory" in page and "grep -n ellipsis textkit/wrap.py &amp;&amp; python3 --version" in page
+    assert json.loads((run / "run.json").read_text())["agent_version"] == version
+
+
 def test_claude_code_resolves_one_instance_and_fails_a_wrong_edit(
     pytester: pytest.Pytester, swe_suite: Path, old_debian_images: tuple[str, str], docker_client: docker.DockerClient
 ) -> None:
@@ -76,30 +105,15 @@ def test_claude_code_resolves_one_instance_and_fails_a_wrong_edit(
     assert {r["path"].split("?")[0] for r in requests} == {"/v1/messages"} and len(requests) == 7
     assert {r["body"]["model"] for r in requests} == {"claude-sonnet-4-5"}
     assert all(set(TOOLS) <= {t["name"] for t in r["body"]["tools"]} for r in requests)
-    solved, wrong = records["ohbench__textkit-2"], records["ohbench__intervals-1"]
-    assert (solved["outcome"], solved["agent_status"], solved["agent"]) == ("resolved", "finished", "claude-code")
-    assert (solved["input_tokens"], solved["output_tokens"], solved["llm_calls"]) == (4700, 170, 4)
-    assert solved["cost_usd"] == pytest.approx(4700 * 0.000003 + 170 * 0.000015, rel=1e-9)
-    assert solved["agent_reported"]["input_tokens"] == 4700 and solved["agent_reported"]["llm_calls"] == 4
-    assert "-    return text[: width - len(ellipsis) + 1] + ellipsis" in solved["patch"]
-    assert (wrong["outcome"], wrong["agent_status"]) == ("unresolved", "finished")
-    assert (wrong["input_tokens"], wrong["output_tokens"], wrong["llm_calls"]) == (2400, 70, 3)
-    assert wrong["cost_usd"] == pytest.approx(2400 * 0.000003 + 70 * 0.000015, rel=1e-9)
-    assert "+        return self.start <= other.end and other.start < self.end" in wrong["patch"]
+    solved = assert_two_records(records, "claude-code", (4700, 170, 4), (2400, 70, 3))
+    assert solved["agent_reported"]["llm_calls"] == 4
     # Its stream-json events are the trajectory; its commands ran with the image's own tools.
     log_dir = pytester.path / solved["log_dir"]
     steps = ClaudeCodeAgent.trajectory_steps(read_log(log_dir / "claude-code.events.jsonl"))
     assert [s.text for s in steps] == ["Where is the slice?", "Read it.", "One too many.", "Fixed truncate."]
-    assert steps[0].commands == ["grep -n ellipsis textkit/wrap.py && python3 --version"]
-    assert "width - len(ellipsis) + 1" in steps[0].outputs[0] and "Python 3.11" in steps[0].outputs[0]
     assert steps[2].commands[0].startswith("Edit ") and "updated" in steps[2].outputs[0]
     assert [s.prompt_tokens for s in steps] == [1000, 1100, 1200, 1400]
-    atif = json.loads((log_dir / "trajectory.json").read_text())
-    assert validate(atif) == [] and atif["agent"]["version"] == DEFAULT_CLAUDE_CODE_VERSION
-    assert [step["message"] for step in atif["steps"] if step["source"] == "agent"] == [s.text for s in steps]
-    page = (run / "report.html").read_text()
-    assert "ohbench-trajectory" in page and "grep -n ellipsis textkit/wrap.py &amp;&amp; python3 --version" in page
-    assert json.loads((run / "run.json").read_text())["agent_version"] == DEFAULT_CLAUDE_CODE_VERSION
+    assert_trajectory(run, log_dir, steps, DEFAULT_CLAUDE_CODE_VERSION)
     version = run_output(docker_client, solved["image"], ["sh", "-c", "ldd --version | head -n1"]).decode()
     assert "2.36" in version  # older than the tree's glibc 2.41
     assert_no_secret(pytester)

@@ -1,8 +1,8 @@
 """An installed agent's tree: its npm release, installed once per machine and version, read-only.
 
 The CLI comes from the npm registry with the host's `npm` (no install scripts run). Claude
-Code and Codex ship native programs in their npm packages (Claude Code's linked to glibc,
-Codex's static); a program linked to glibc is patched (patchelf) to start through the tree's
+Code, Codex and opencode ship native programs in their npm packages (Claude Code's and
+opencode's Bun program linked to glibc, Codex's static); a program linked to glibc is patched (patchelf) to start through the tree's
 own loader with the tree's own libraries as its RPATH, copied from the build image as for
 the OpenHands trees (agent_tree.py). So it runs on any x86_64 task image, old or minimal,
 and nothing of it leaks into the commands the agent runs: no LD_LIBRARY_PATH, nothing on
