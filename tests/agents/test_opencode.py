@@ -28,6 +28,7 @@ SOLVE_TRUNCATE = [
     step(1400, 20, "Fixed truncate."),
 ]
 WRONG_TOUCHING = [  # only one side of the comparison: touching intervals still do not overlap
+    step(700, 20, "Where is overlaps?", "grep", pattern="def overlaps", path="/testbed"),  # the tree's rg, nothing downloaded
     step(800, 40, "Half a fix.", "edit", filePath="/testbed/intervals/core.py",
          oldString="self.start < other.end and", newString="self.start <= other.end and"),
     step(900, 10, "Done."),
@@ -43,11 +44,11 @@ def test_opencode_resolves_one_instance_and_fails_a_wrong_edit(
     requests, run, records = run_two_items(pytester, swe_suite, old_debian_images[0], "opencode", "openai/scripted-coder", scripts)
     # Every call came through the gateway (the real key put back), at the bare model, with opencode's tools; no title call.
     assert {r["auth_sha256"] for r in requests} == {credential_hash(f"Bearer {SECRET}")}
-    assert {r["path"].split("?")[0] for r in requests} == {"/v1/chat/completions"} and len(requests) == 6
+    assert {r["path"].split("?")[0] for r in requests} == {"/v1/chat/completions"} and len(requests) == 7
     assert {r["body"]["model"] for r in requests} == {"scripted-coder"}
     offered = [{t["function"]["name"] for t in r["body"]["tools"]} for r in requests]
     assert all(set(TOOLS) <= names and "webfetch" not in names for names in offered)  # web fetch denied: no looking up the fix
-    solved = assert_two_records(records, "opencode", (4700, 170, 4), (1700, 50, 2))
+    solved = assert_two_records(records, "opencode", (4700, 170, 4), (2400, 70, 3))
     assert solved["agent_reported"]["llm_calls"] == 4
     # Its JSON events are the trajectory, a step per model call; its commands ran with the image's own tools.
     log_dir = pytester.path / solved["log_dir"]
@@ -56,6 +57,8 @@ def test_opencode_resolves_one_instance_and_fails_a_wrong_edit(
     assert steps[2].commands[0].startswith("edit ") and "Edit applied" in steps[2].outputs[0]
     assert [(s.prompt_tokens, s.completion_tokens) for s in steps] == [(1000, 50), (1100, 20), (1200, 80), (1400, 20)]
     assert_trajectory(run, log_dir, steps, DEFAULT_OPENCODE_VERSION)
+    grep = OpencodeAgent.trajectory_steps(read_log(pytester.path / records["ohbench__intervals-1"]["log_dir"] / "opencode.events.jsonl"))[0]
+    assert grep.commands[0].startswith("grep ") and "/testbed/intervals/core.py" in grep.outputs[0]
     version = run_output(docker_client, solved["image"], ["sh", "-c", "ldd --version | head -n1"]).decode()
     assert "2.36" in version  # older than the tree's glibc 2.41
     assert_no_secret(pytester)

@@ -31,11 +31,16 @@ VENDOR = "node_modules/@openai/codex-linux-x64/vendor/x86_64-unknown-linux-musl"
 TOOL_ITEMS = {"command_execution", "file_change", "mcp_tool_call", "web_search"}
 
 
+def codex_package(version: str) -> str:
+    """The npm spec of Codex `version`'s linux-x64 package, an alias of the main package's platform release."""
+    return f"@openai/codex-linux-x64@npm:@openai/codex@{version}-linux-x64"
+
+
 def codex_tree(version: str) -> InstalledTreeSpec:
     """The tree of Codex `version`: its linux-x64 package (an npm alias of the main one), less the voice host."""
     return InstalledTreeSpec(
         f"codex-{version}",
-        (f"@openai/codex-linux-x64@npm:@openai/codex@{version}-linux-x64",),
+        (codex_package(version),),
         (("codex", f"{VENDOR}/bin/codex"),),
         check=f"{MOUNT}/bin/codex --version | grep -F {shlex.quote(version)}",
         omit=(f"{VENDOR}/codex-resources/voice",),  # audio for the app's voice mode: 51 MB, glibc-linked

@@ -7,8 +7,8 @@ with the prompt on its standard input at the section's model through an `ohbench
 (the AI SDK's OpenAI-compatible one, bundled in the program) whose base URL is the gateway
 and key the item's token, every permission allowed but web fetch and search (the fix is not
 to be looked up), and no update, share, models.dev fetch, LSP download or default plugins:
-the sealed network reaches only the gateway. `--title` spares the side call that names the
-session. Its config, data and cache live under one folder outside the repository;
+the sealed network reaches only the gateway; the ripgrep its grep and glob tools would
+download comes with its tree. `--title` spares the side call that names the session. Its config, data and cache live under one folder outside the repository;
 `--ohbench-max-steps` is its build agent's `steps`.
 """
 
@@ -19,8 +19,10 @@ import shlex
 from typing import Any
 
 from pytest_ohbench.agents.agent_tree import MOUNT
-from pytest_ohbench.agents.base import AgentContext, AgentResult, AgentStatus, TrajectoryStep
+from pytest_ohbench.agents.base import DEFAULT_CODEX_VERSION, AgentContext, AgentResult, AgentStatus, TrajectoryStep
 from pytest_ohbench.agents.installed.agent import InstalledAgent, bare_model
+from pytest_ohbench.agents.installed.codex import VENDOR as CODEX_VENDOR
+from pytest_ohbench.agents.installed.codex import codex_package
 from pytest_ohbench.agents.installed.tree import InstalledTreeSpec
 from pytest_ohbench.core.llm import LLMConfig
 
@@ -38,12 +40,15 @@ QUIET = {
 
 
 def opencode_tree(version: str) -> InstalledTreeSpec:
-    """The tree of opencode `version`: its linux-x64 (glibc) package."""
+    """The tree of opencode `version`: its linux-x64 (glibc) package, and a static ripgrep for its
+    grep and glob tools (it would download one: npm's ripgrep packages download theirs too, so it
+    is the one in a Codex release, all else of that release left out)."""
     return InstalledTreeSpec(
         f"opencode-{version}",
-        (f"opencode-linux-x64@{version}",),
-        (("opencode", "node_modules/opencode-linux-x64/bin/opencode"),),
-        check=f"{MOUNT}/bin/opencode --version | grep -F {shlex.quote(version)}",
+        (f"opencode-linux-x64@{version}", codex_package(DEFAULT_CODEX_VERSION)),
+        (("opencode", "node_modules/opencode-linux-x64/bin/opencode"), ("rg", f"{CODEX_VENDOR}/codex-path/rg")),
+        check=f"{MOUNT}/bin/opencode --version | grep -F {shlex.quote(version)} && {MOUNT}/bin/rg --version",
+        omit=(f"{CODEX_VENDOR}/bin", f"{CODEX_VENDOR}/codex-resources"),
     )
 
 
@@ -102,8 +107,9 @@ class OpencodeAgent(InstalledAgent):
         return opencode_tree(self.version)
 
     def launch(self, context: AgentContext, llm: LLMConfig) -> tuple[str, dict[str, str], dict[str, str]]:
-        command = (f"{MOUNT}/bin/opencode run --format json -m {shlex.quote(f'{PROVIDER}/{bare_model(llm.model)}')} "
-                   "--title ohbench")
+        # Its grep and glob tools take rg from its cache's bin/ when PATH has none.
+        command = (f"mkdir -p {WORK}/cache/opencode/bin && ln -sf {MOUNT}/bin/rg {WORK}/cache/opencode/bin/rg && "
+                   f"{MOUNT}/bin/opencode run --format json -m {shlex.quote(f'{PROVIDER}/{bare_model(llm.model)}')} --title ohbench")
         env = {
             "OPENCODE_CONFIG": f"{WORK}/opencode.json",
             KEY_VARIABLE: llm.api_key or "",
