@@ -142,6 +142,8 @@ class OpencodeAgent(InstalledAgent):
             error = errors[-1]
             message = str((error.get("data") or {}).get("message") or error.get("name") or "error")
             result.status, result.error = AgentStatus.ERROR, f"opencode: {message.strip().splitlines()[0][:300]}"
+        elif len(finishes) >= self.settings.max_steps:
+            result.status = AgentStatus.MAX_STEPS  # its last step was the one it is told to answer in text only
         elif not finishes or finishes[-1].get("reason") not in ("stop", "end_turn"):
             result.status = AgentStatus.STOPPED  # it ended on a tool call or a cut-off answer
         return result
