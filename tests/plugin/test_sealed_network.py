@@ -137,6 +137,11 @@ INSTALLED_CLI_AGENTS = [
     pytest.param(CliCase(["--agent", "command", "--ohbench-command", "llm-client {prompt_file}"],
                          [{"content": FIX_TRUNCATE}, {"content": "DONE"}], needs_llm_client_image=True),
                  id="llm-client-standin"),
+    # Codex at a model it has no metadata for (gpt-4o): its fallback tools, exec_command among them.
+    pytest.param(CliCase(["--agent", "codex"], [{"content": "Fix it.", "tool_calls": [{"name": "exec_command", "arguments": {"cmd": FIX_TRUNCATE}}]},
+                                                {"content": "Done."}], script_keys={"tools": ["exec_command"]}), id="codex"),
+    pytest.param(CliCase(["--agent", "opencode"], [{"content": "Fix it.", "tool_calls": [{"name": "bash", "arguments": {
+        "command": FIX_TRUNCATE, "description": "Fix the slice"}}]}, {"content": "Done."}], script_keys={"tools": ["bash"]}), id="opencode"),
 ]
 
 
