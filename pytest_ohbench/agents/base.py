@@ -26,6 +26,8 @@ DEFAULT_CLAUDE_CODE_VERSION = "2.1.332"  # npm @anthropic-ai/claude-code
 DEFAULT_GEMINI_CLI_VERSION = "0.61.0"  # npm @google/gemini-cli
 DEFAULT_QWEN_CODE_VERSION = "0.24.4"  # npm @qwen-code/qwen-code
 DEFAULT_AIDER_VERSION = "0.86.2"  # PyPI aider-chat
+DEFAULT_CODEX_VERSION = "0.171.0"  # npm @openai/codex
+DEFAULT_OPENCODE_VERSION = "1.18.33"  # npm opencode-ai
 
 
 class AgentStatus(str, enum.Enum):
@@ -70,6 +72,8 @@ class AgentSettings:
     gemini_cli_version: str = DEFAULT_GEMINI_CLI_VERSION
     qwen_code_version: str = DEFAULT_QWEN_CODE_VERSION
     aider_version: str = DEFAULT_AIDER_VERSION
+    codex_version: str = DEFAULT_CODEX_VERSION
+    opencode_version: str = DEFAULT_OPENCODE_VERSION
 
 
 @dataclasses.dataclass

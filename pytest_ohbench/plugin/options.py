@@ -18,7 +18,9 @@ import pytest
 from pytest_ohbench.agents.base import (
     DEFAULT_AIDER_VERSION,
     DEFAULT_CLAUDE_CODE_VERSION,
+    DEFAULT_CODEX_VERSION,
     DEFAULT_GEMINI_CLI_VERSION,
+    DEFAULT_OPENCODE_VERSION,
     DEFAULT_OPENHANDS_SDK_VERSION,
     DEFAULT_OPENHANDS_VERSION,
     DEFAULT_QWEN_CODE_VERSION,
@@ -177,6 +179,10 @@ OPTIONS: tuple[Option, ...] = (
            default=DEFAULT_QWEN_CODE_VERSION, metavar="V"),
     Option(("--aider-version",), "aider_version", "aider-chat release (PyPI) for --agent aider",
            default=DEFAULT_AIDER_VERSION, metavar="V"),
+    Option(("--codex-version",), "codex_version", "@openai/codex release (npm) for --agent codex", default=DEFAULT_CODEX_VERSION,
+           metavar="V"),
+    Option(("--opencode-version",), "opencode_version", "opencode-ai release (npm) for --agent opencode",
+           default=DEFAULT_OPENCODE_VERSION, metavar="V"),
 )
 BY_DEST = {option.dest: option for option in OPTIONS}
 

@@ -122,6 +122,8 @@ def build_settings(config: pytest.Config) -> Settings:
         gemini_cli_version=value(config, "gemini_cli_version"),
         qwen_code_version=value(config, "qwen_code_version"),
         aider_version=value(config, "aider_version"),
+        codex_version=value(config, "codex_version"),
+        opencode_version=value(config, "opencode_version"),
     )
     resume = value(config, "ohbench_resume")
     tars = value(config, "ohbench_image_tars")

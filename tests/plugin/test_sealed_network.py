@@ -151,6 +151,11 @@ INSTALLED_CLI_AGENTS = [
         {"content": "textkit/wrap.py\n```python\n<<<<<<< SEARCH\n    return text[: width - len(ellipsis) + 1] + ellipsis\n"
                     "=======\n    return text[: width - len(ellipsis)] + ellipsis\n>>>>>>> REPLACE\n```\n"}],
         script_keys={"tools": []}), id="aider"),
+    # Codex at a model it has no metadata for (gpt-4o): its fallback tools, exec_command among them.
+    pytest.param(CliCase(["--agent", "codex"], [{"content": "Fix it.", "tool_calls": [{"name": "exec_command", "arguments": {"cmd": FIX_TRUNCATE}}]},
+                                                {"content": "Done."}], script_keys={"tools": ["exec_command"]}), id="codex"),
+    pytest.param(CliCase(["--agent", "opencode"], [{"content": "Fix it.", "tool_calls": [{"name": "bash", "arguments": {
+        "command": FIX_TRUNCATE, "description": "Fix the slice"}}]}, {"content": "Done."}], script_keys={"tools": ["bash"]}), id="opencode"),
 ]
 
 

