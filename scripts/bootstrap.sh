@@ -165,14 +165,21 @@ setup_npm() {
   apt_install npm
 }
 
-# 6. With --test: what the project's own tests need beyond that (a browser for the HTML test).
+# 6. With --test: what the project's own tests need beyond that (a browser for the HTML test,
+# and for the remote-worker tests' second host in a network namespace: iproute2, nsenter and sshd).
 setup_test_tools() {
-  if command -v chromium >/dev/null 2>&1; then
-    say "test tools: chromium present"
+  local missing=()
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+  command -v nsenter >/dev/null 2>&1 || missing+=(util-linux)
+  [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+  command -v ssh >/dev/null 2>&1 || missing+=(openssh-client)
+  if [ "${#missing[@]}" = 0 ]; then
+    say "test tools: present"
     return
   fi
-  say "test tools: installing chromium"
-  apt_install chromium
+  say "test tools: installing ${missing[*]}"
+  apt_install "${missing[@]}"
 }
 
 setup_venv

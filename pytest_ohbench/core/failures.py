@@ -20,7 +20,8 @@ OOM_BUILD = "oom_build"  # an image build step was killed (exit 137)
 IMAGE_PULL = "image_pull"  # the image was to be pulled and the pull failed
 ENGINE = "engine"  # the container engine refused or failed a request
 LLM_5XX = "llm_5xx"  # the LLM kept answering 5xx past the gateway's retries
-INFRA_CLASSES = frozenset({OOM_AGENT, OOM_BUILD, IMAGE_PULL, ENGINE, LLM_5XX})
+WORKER_LOST = "worker_lost"  # the xdist worker running it died (its host went down, or it was killed)
+INFRA_CLASSES = frozenset({OOM_AGENT, OOM_BUILD, IMAGE_PULL, ENGINE, LLM_5XX, WORKER_LOST})
 # Retried with more memory: double the last try's, never past MEMORY_CAP times the suite's.
 MORE_MEMORY = frozenset({OOM_AGENT})
 MEMORY_CAP = 4

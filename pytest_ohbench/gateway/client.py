@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any
 
@@ -69,6 +70,13 @@ def agent_view(llm: LLMConfig, base_url: str, token: str) -> LLMConfig:
     """The section as an agent sees it: the gateway's URL, the item's token, no other secret."""
     extra = {key: value for key, value in llm.extra.items() if not is_secret(key, value)}
     return dataclasses.replace(llm, api_key=token, base_url=base_url, extra=extra)
+
+
+def on_loopback(url: str) -> str:
+    """`url` at 127.0.0.1, same port and path: the gateway as a sealed container's relay serves it."""
+    parts = urllib.parse.urlsplit(url)
+    port = f":{parts.port}" if parts.port else ""
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"127.0.0.1{port}"))
 
 
 @dataclasses.dataclass

@@ -1,6 +1,7 @@
 """The gateway's HTTP server on 127.0.0.1: agents' LLM requests in, the upstream's answers out.
 
-It listens on a TCP port of 127.0.0.1 and on a unix socket (`socket_path`) with the same
+It listens on a TCP port of 127.0.0.1 (or of the address --ohbench-gateway-host names, for
+workers on other hosts) and on a unix socket (`socket_path`) with the same
 handler: agents in sealed containers reach it through the socket (runtime/sealed.py).
 
 Agent traffic: any path (`/v1/chat/completions`, `/v1/responses`, `/v1/messages`,
@@ -126,8 +127,10 @@ class Gateway:
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
-        if not ipaddress.ip_address(host).is_loopback:
-            raise ValueError(f"the LLM gateway only listens on loopback, not {host!r}")
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            raise ValueError(f"the LLM gateway listens on an IP address, not {host!r}") from None
         self.sections = dict(sections)
         # Replay never goes upstream: a section need not say where it would.
         self.bases = {} if replay_dir else {name: upstream_base(llm) for name, llm in self.sections.items()}

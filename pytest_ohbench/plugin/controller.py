@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from pytest_ohbench.agents.openhands.settings import eval_settings
 from pytest_ohbench.core.record import TaskRecord
 from pytest_ohbench.core.suite import load_suite
+from pytest_ohbench.plugin.remote import LOGS_ATTRIBUTE, REMOTE_PLUGIN, unpack_logs
 from pytest_ohbench.plugin.state import run_state
 from pytest_ohbench.report.compare import CompareResult, Gate, compare_runs, report_lines
 from pytest_ohbench.report.crashes import crash_record
@@ -76,6 +76,8 @@ class RunController:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Append each finished item's record right away (xdist forwards worker reports)."""
         record = getattr(report, "ohbench_record", None)
+        if report.outcome == "rerun":  # xdist's report of a crashed item put back in the queue (plugin/remote.py)
+            return
         if report.when == "???" and report.nodeid not in self.records:
             # xdist's report for an item whose worker died: it must still be counted.
             crashed = crash_record(
@@ -90,12 +92,28 @@ class RunController:
             record = crashed.to_dict()
         elif report.when != "teardown" or record is None:
             return
+        record = self.from_remote(report, record)
         if not self.written:  # the first result makes the run folder the `latest` one
             self.state.folder.create(self.state.controller)
         self.state.folder.append(record)
         self.records[report.nodeid] = TaskRecord.from_dict(record)
         self.written += 1
         self.show_progress(record)
+
+    def from_remote(self, report: pytest.TestReport, record: dict[str, Any]) -> dict[str, Any]:
+        """The record as this run folder keeps it: a remote worker's logs unpacked into it, and the
+        crashes of workers that ran the item before in its retry_history."""
+        logs = getattr(report, LOGS_ATTRIBUTE, None)
+        if logs and record.get("log_dir"):
+            folder = self.state.folder.log_dir(Path(record["log_dir"]).name)
+            unpack_logs(logs, folder)
+            record = {**record, "log_dir": self.state.relative(folder.resolve())}
+        remote = self.config.pluginmanager.get_plugin(REMOTE_PLUGIN)
+        crashes = remote.earlier_crashes(report.nodeid) if remote is not None else []
+        if crashes:
+            history = crashes + list(record.get("retry_history") or [])
+            record = {**record, "retry_history": history, "retries": len(history)}
+        return record
 
     def show_progress(self, record: dict[str, Any]) -> None:
         """Count a finished item; print the progress line when one is due."""

@@ -25,7 +25,7 @@ from pytest_ohbench.core.outcomes import Outcome
 from pytest_ohbench.core.record import TaskRecord, bounded, failure_reason, format_verdict
 from pytest_ohbench.core.suite import SuiteConfig
 from pytest_ohbench.core.task import Task
-from pytest_ohbench.gateway.client import GatewayAccess, ItemLease
+from pytest_ohbench.gateway.client import GatewayAccess, ItemLease, on_loopback
 from pytest_ohbench.kinds.base import CheckContext, checker_for, record_check
 from pytest_ohbench.plugin.gateway import ACCESS_KEY, settle_llm
 from pytest_ohbench.plugin.lifecycle import COMING_ITEMS, record_for, stage, stopped_by_timeout
@@ -250,18 +250,24 @@ def ohbench_agent_run(
     # On the local runtime the workspace is a host folder: the prompt names it, not the task's workdir.
     view = ohbench_task.view()
     view = dataclasses.replace(view, prompt=host_text(runtime, view.prompt), hints_text=host_text(runtime, view.hints_text))
+    llm = ohbench_llm
+    if llm is not None and llm.base_url and ohbench_record.network == "sealed":
+        # In a sealed container the gateway is the relay on the container's own loopback, at
+        # the gateway's port, whatever address the gateway listens on (--ohbench-gateway-host).
+        llm = dataclasses.replace(llm, base_url=on_loopback(llm.base_url))
     context = AgentContext(
         task=view,
         runtime=runtime,
         log_dir=ohbench_log_dir,
-        llm=ohbench_llm,
+        llm=llm,
         time_limit=ohbench_task.agent_timeout or ohbench_suite.timeouts.agent,
         prompt=host_text(runtime, agent_prompt(ohbench_task, run_state(request.config).settings.hints)),
         reference=reference,
     )
     ohbench_record.instruction = context.prompt
-    # The agent talks to the gateway; what must answer is the gateway's upstream.
-    upstream = ohbench_llm_lease.upstream if ohbench_llm_lease else None
+    # The agent talks to the gateway; what must answer is the gateway's upstream. A worker on
+    # another host cannot tell (the gateway calls it from the controller's host).
+    upstream = ohbench_llm_lease.upstream if ohbench_llm_lease and not run_state(request.config).remote else None
     if upstream and (reason := unreachable_reason(upstream)):
         message = f"{ohbench_agent.name}: LLM endpoint {upstream} unreachable ({reason})"
         raise HarnessError(Outcome.AGENT_ERROR, message)

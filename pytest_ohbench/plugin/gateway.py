@@ -1,8 +1,9 @@
 """The gateway in a pytest run: started on the controller, leased per item, settled into the record.
 
 One gateway per run, in the controller process (the serial process, or xdist's master):
-the run's budget is then counted in one place, and workers reach it on 127.0.0.1 (its
-address and admin secret travel in xdist's workerinput, like the run id). Each item with
+the run's budget is then counted in one place, and workers reach it on 127.0.0.1, or on the
+address --ohbench-gateway-host names for workers on other hosts (its address and admin
+secret travel in xdist's workerinput, like the run id). Each item with
 an LLM leases a token from it (`ohbench_llm_lease`); its agent sees the gateway's URL and
 that token instead of the section's base_url and key (`ohbench_llm`). When the agent is
 done the lease is closed and the gateway's figures go into the record, the agent's own
@@ -18,13 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from pytest_ohbench.agents.base import AgentResult, AgentStatus
 from pytest_ohbench.core.errors import HarnessError
 from pytest_ohbench.core.outcomes import Outcome
 from pytest_ohbench.core.record import TaskRecord
 from pytest_ohbench.gateway.cassette import CASSETTE_DIR, cassette_name
 from pytest_ohbench.gateway.client import GatewayAccess, GatewayClient, GatewayError, ItemLease, agent_view
+from pytest_ohbench.gateway.forwarder import forwarder_for
 from pytest_ohbench.gateway.meter import Meter
 from pytest_ohbench.gateway.server import Gateway
 from pytest_ohbench.plugin.lifecycle import record_for
@@ -55,7 +56,14 @@ def configure_gateway(config: pytest.Config) -> None:
     workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
     if workerinput is not None:
         raw = workerinput.get(WORKER_GATEWAY)
-        config.stash[ACCESS_KEY] = GatewayAccess(**raw) if raw else None
+        access = GatewayAccess(**raw) if raw else None
+        if access is not None and run_state(config).remote:
+            # The gateway's socket is on the controller's host: sealed containers here use one
+            # of this host's that forwards to the gateway's address.
+            forwarder = forwarder_for(access.url)
+            config.add_cleanup(forwarder.stop)
+            access = dataclasses.replace(access, socket=str(forwarder.path))
+        config.stash[ACCESS_KEY] = access
         return
     config.stash[ACCESS_KEY] = None
     state = run_state(config)
@@ -72,9 +80,12 @@ def configure_gateway(config: pytest.Config) -> None:
             record_dir=state.folder.path if settings.llm_record else None,
             replay_dir=replay,
             retries=settings.llm_retries,
+            host=settings.gateway_host,
         )
     except ValueError as exc:
         raise pytest.UsageError(f"--llm-config: {exc}") from None
+    except OSError as exc:
+        raise pytest.UsageError(f"--ohbench-gateway-host {settings.gateway_host}: cannot listen there ({exc.strerror or exc})") from None
     gateway.start()
     config.add_cleanup(gateway.stop)
     config.stash[GATEWAY_KEY] = gateway

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 from _pytest.runner import runtestprotocol
-
 from pytest_ohbench.agents.base import AgentConfigError, agent_names, load_agent
 from pytest_ohbench.agents.replay import PredictionsError, load_predictions, prediction_warnings
 from pytest_ohbench.core.errors import HarnessError, TaskFailed
@@ -37,6 +36,7 @@ from pytest_ohbench.plugin.collect import (
 from pytest_ohbench.plugin.controller import RunController
 from pytest_ohbench.plugin.lifecycle import COMING_ITEMS, RECORD_KEY, TimeoutWatch, coming_items, record_for, stopped_by_timeout
 from pytest_ohbench.plugin.options import add_options
+from pytest_ohbench.plugin.remote import LOGS_ATTRIBUTE, REMOTE_PLUGIN, RemoteNodes, is_remote, pack_logs, worker_sections
 from pytest_ohbench.plugin.retries import earlier_try, next_settings
 from pytest_ohbench.plugin.session_setup import (
     load_baseline,
@@ -88,15 +88,20 @@ def configure(config: pytest.Config) -> None:
     workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
     run_id = (workerinput or {}).get(WORKER_RUN_ID) or settings.run_id or new_run_id()
     reports, run_id, resumed = resume_target(settings, settings.report_dir, run_id)
+    folder = RunFolder(reports, run_id)
+    # A worker on another host gets the sections from the controller, without keys (plugin/remote.py).
+    remote = is_remote(workerinput, folder.path)
+    sections = worker_sections(workerinput or {}) if remote else None
     config.stash[STATE_KEY] = RunState(
         settings=settings,
         run_id=run_id,
-        folder=RunFolder(reports, run_id),
+        folder=folder,
+        remote=remote,
         is_controller=workerinput is None,
         rootpath=config.rootpath,
         invocation_dir=Path(config.invocation_params.dir),
         controller=(workerinput or {}).get(WORKER_CONTROLLER) or controller_id(),
-        llms=load_llm_sections(settings),
+        llms=sections if sections is not None else load_llm_sections(settings),
         resumed=resumed,
         # A worker is bound to the engine the controller gave it; a serial run uses the first.
         docker_host=(workerinput or {}).get(WORKER_DOCKER_HOST) if workerinput else (settings.docker_hosts or (None,))[0],
@@ -108,6 +113,8 @@ def configure(config: pytest.Config) -> None:
     config.pluginmanager.register(BadRowTolerance(), "ohbench-bad-rows")
     if workerinput is None:
         config.pluginmanager.register(RunController(config, load_baseline(settings, reports)), "ohbench-controller")
+        state = config.stash[STATE_KEY]
+        config.pluginmanager.register(RemoteNodes(config, folder.path, state.llms, settings.retries), REMOTE_PLUGIN)
     if workerinput is None:
         for warning in output_limit_warnings(config.stash[STATE_KEY].llms):
             config.issue_config_time_warning(pytest.PytestConfigWarning(warning), stacklevel=2)
@@ -419,6 +426,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         # No api_key leaves the worker: not in the record, nor in the failure text.
         secrets = run_state(item.config).secrets()
         report.ohbench_record = json.loads(redact(json.dumps(record.to_dict()), secrets))
+        state = run_state(item.config)
+        if state.remote and record.log_dir:  # the controller's run folder is on another host: send the logs along
+            setattr(report, LOGS_ATTRIBUTE, pack_logs(state.rootpath / record.log_dir))
         if isinstance(report.longrepr, str):
             report.longrepr = redact(report.longrepr, secrets)
     return report

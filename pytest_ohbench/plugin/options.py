@@ -14,7 +14,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
-
 from pytest_ohbench.agents.base import (
     DEFAULT_AIDER_VERSION,
     DEFAULT_CLAUDE_CODE_VERSION,
@@ -136,6 +135,9 @@ OPTIONS: tuple[Option, ...] = (
            metavar="RUN"),
     Option(("--ohbench-llm-retries",), "ohbench_llm_retries", "times the LLM gateway retries an upstream 429/5xx answer, with backoff",
            type=non_negative_int, ini=True, default=3, metavar="N"),
+    Option(("--ohbench-gateway-host",), "ohbench_gateway_host", "the address the run's LLM gateway listens on: one that workers "
+           "on other hosts (xdist --tx ssh=/socket=) reach; they get item tokens, never a key", ini=True, default="127.0.0.1",
+           metavar="ADDR"),
     Option(("--ohbench-allow-internet",), "ohbench_allow_internet", "agents' containers get the host's network (its services, the "
            "internet) instead of a sealed one that reaches only the run's LLM gateway", action="store_true"),
     Option(("--ohbench-runtime",), "ohbench_runtime", "where tasks run: docker, local (a temp folder, no isolation: prompt and "

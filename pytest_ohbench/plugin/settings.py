@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-
 from pytest_ohbench.agents.base import AgentSettings
 from pytest_ohbench.plugin.options import value
 from pytest_ohbench.report.compare import Gate, read_flaky_file
@@ -56,6 +55,7 @@ class Settings:
     allow_internet: bool = False  # --ohbench-allow-internet: agents' containers on the host's network
     llm_replay: str | None = None  # --ohbench-llm-replay RUN: answer the LLM from RUN's cassettes
     llm_retries: int = 3  # --ohbench-llm-retries: upstream 429/5xx retried by the gateway
+    gateway_host: str = "127.0.0.1"  # --ohbench-gateway-host: where the gateway listens
     docker_hosts: tuple[str, ...] = ()  # --ohbench-docker-host, in order; () means DOCKER_HOST
     max_containers: int | None = None  # --ohbench-max-containers: per engine, shared by all workers
     preflight: bool = True  # --ohbench-preflight: every image checked before the first item
@@ -153,6 +153,7 @@ def build_settings(config: pytest.Config) -> Settings:
         allow_internet=value(config, "ohbench_allow_internet"),
         llm_replay=value(config, "ohbench_llm_replay"),
         llm_retries=value(config, "ohbench_llm_retries"),
+        gateway_host=value(config, "ohbench_gateway_host"),
         docker_hosts=tuple(dict.fromkeys(value(config, "ohbench_docker_hosts"))),
         max_containers=value(config, "ohbench_max_containers"),
         preflight=value(config, "ohbench_preflight") != "off",

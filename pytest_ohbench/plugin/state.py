@@ -8,7 +8,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from pytest_ohbench.core.llm import LLMConfig
 from pytest_ohbench.plugin.settings import Settings
 from pytest_ohbench.report.run_folder import RunFolder
@@ -23,6 +22,7 @@ class RunState:
     run_id: str
     folder: RunFolder
     is_controller: bool  # False on xdist workers: only the controller writes results
+    remote: bool = dataclasses.field(default=False, kw_only=True)  # a worker on another host (plugin/remote.py)
     rootpath: Path
     invocation_dir: Path  # where the user ran pytest: the paths printed for them are relative to it
     controller: str  # "<host>:<pid>" of the run's controller, on every container it starts

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from pytest_ohbench.core.failures import WORKER_LOST
 from pytest_ohbench.core.outcomes import Outcome
 from pytest_ohbench.core.record import TaskRecord
 from pytest_ohbench.core.suite import load_suite
@@ -60,4 +61,5 @@ def crash_record(
         attempt=attempt,
     )
     record.set_outcome(Outcome.INFRA_ERROR, message)
+    record.failure_class = WORKER_LOST
     return record
