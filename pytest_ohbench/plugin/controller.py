@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from pytest_ohbench.agents.openhands.settings import eval_settings
 from pytest_ohbench.core.record import TaskRecord
 from pytest_ohbench.core.suite import load_suite

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from pytest_ohbench.agents.base import AgentResult, AgentStatus
 from pytest_ohbench.core.errors import HarnessError
 from pytest_ohbench.core.outcomes import Outcome

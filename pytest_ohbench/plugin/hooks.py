@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from _pytest.runner import runtestprotocol
+
 from pytest_ohbench.agents.base import AgentConfigError, agent_names, load_agent
 from pytest_ohbench.agents.replay import PredictionsError, load_predictions, prediction_warnings
 from pytest_ohbench.core.errors import HarnessError, TaskFailed

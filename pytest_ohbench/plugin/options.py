@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
+
 from pytest_ohbench.agents.base import (
     DEFAULT_AIDER_VERSION,
     DEFAULT_CLAUDE_CODE_VERSION,

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+
 from pytest_ohbench.agents.base import AgentSettings
 from pytest_ohbench.plugin.options import value
 from pytest_ohbench.report.compare import Gate, read_flaky_file

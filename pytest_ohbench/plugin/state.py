@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from pytest_ohbench.core.llm import LLMConfig
 from pytest_ohbench.plugin.settings import Settings
 from pytest_ohbench.report.run_folder import RunFolder
