@@ -53,7 +53,8 @@ def test_unknown_agent_is_a_usage_error_listing_the_known_ones(pytester: pytest.
     make_suite(pytester, ["octo__lib-1"])
     result = pytester.runpytest_subprocess("suite", "--agent", "gpt-engineer")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*--agent: unknown agent 'gpt-engineer' (available: command, mini, noop, openhands, openhands-sdk, oracle, replay)*"])
+    result.stderr.fnmatch_lines(["*--agent: unknown agent 'gpt-engineer' (available: aider, claude-code, codex, command, gemini-cli, "
+                                 "mini, noop, opencode, openhands, openhands-sdk, oracle, qwen-code, replay)*"])
 
 
 @pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
