@@ -127,6 +127,12 @@ class TaskItem(pytest.Function):
     ohbench_agent_name: str  # the --agent this item runs ("" when none was chosen)
     ohbench_llm: str | None  # the --llm-config section this item runs with
     ohbench_attempt: int  # 1..k with --ohbench-attempts k
+    ohbench_log_name: str = ""  # its folder under logs/ when its name is another suite's item's too
+
+    @property
+    def log_name(self) -> str:
+        """Its folder's name under the run's logs/: the item's name, unless another suite has an item of that name."""
+        return self.ohbench_log_name or self.name
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:  # type: ignore[override]
         """A short verdict for judged failures and harness errors instead of a traceback."""
@@ -227,3 +233,22 @@ class DatasetFile(pytest.File):
         if isinstance(excinfo.value, DatasetError):
             return run_state(self.config).shown_text(str(excinfo.value))
         return super().repr_failure(excinfo)
+
+
+def name_log_folders(items: list[pytest.Item]) -> None:
+    """Give items of different suites that share a name (an instance id in two datasets) log
+    folders of their own, `<suite>.<name>` (numbered if their suites share a name too), so
+    neither overwrites the other's. Every xdist worker collects the same items in the same
+    order, so each names them alike; a resumed run names them before it drops the judged ones."""
+    by_name: dict[str, list[TaskItem]] = {}
+    for item in items:
+        if isinstance(item, TaskItem):
+            by_name.setdefault(item.name, []).append(item)
+    for same in by_name.values():
+        if len(same) < 2:
+            continue
+        seen: dict[str, int] = {}
+        for item in same:
+            base = f"{item.ohbench_suite.name}.{item.name}"
+            seen[base] = seen.get(base, 0) + 1
+            item.ohbench_log_name = base if seen[base] == 1 else f"{base}.{seen[base]}"

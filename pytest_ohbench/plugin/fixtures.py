@@ -78,7 +78,7 @@ def ohbench_record(request: pytest.FixtureRequest, ohbench_task: Task) -> TaskRe
 def ohbench_log_dir(request: pytest.FixtureRequest, ohbench_record: TaskRecord) -> Path:
     """`reports/<run-id>/logs/<item>/`: patch.diff, test_output.txt, agent and check logs."""
     state = run_state(request.config)
-    path = state.folder.log_dir(request.node.name)
+    path = state.folder.log_dir(getattr(request.node, "log_name", request.node.name))
     ohbench_record.log_dir = state.relative(path.resolve())
     return path
 

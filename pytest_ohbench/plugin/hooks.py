@@ -32,6 +32,7 @@ from pytest_ohbench.plugin.collect import (
     broken_suite_file,
     inside_suite,
     is_dataset,
+    name_log_folders,
     warns_here,
 )
 from pytest_ohbench.plugin.controller import RunController
@@ -186,6 +187,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """--ohbench-resume keeps judged items; --ohbench-skip-ids drops ids; --ohbench-limit N keeps the first N left."""
+    name_log_folders(items)  # before --ohbench-resume drops judged items: a resumed run names them alike
     resumed = run_state(config).resumed
     if resumed:
         done = [item for item in items if item.nodeid in resumed]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
+from conftest import EXAMPLES_SWE
 from tinysuite import ROW, make_suite
 
 
@@ -166,3 +168,24 @@ def test_unreachable_docker_engine_is_one_usage_error_at_start(
     # Nothing ran: no results anywhere, and `latest` was not pointed at this run.
     assert not list(pytester.path.glob("reports/*/results.jsonl"))
     assert not (pytester.path / "reports" / "latest").exists()
+
+
+@pytest.mark.docker
+def test_the_same_instance_in_two_suites_keeps_two_log_folders(pytester: pytest.Pytester, base_image: str) -> None:
+    """Two copies of the bundled SWE suite, one renamed: each item's logs stay its own."""
+    for folder, name in (("first", "examples-swe"), ("second", "examples-swe-copy")):
+        target = pytester.path / "suites" / folder
+        shutil.copytree(EXAMPLES_SWE, target, ignore=shutil.ignore_patterns("__pycache__"))
+        suite_yaml = target / "suite.yaml"
+        suite_yaml.write_text(re.sub(r"(?m)^name: .*$", f"name: {name}", suite_yaml.read_text()))
+    result = pytester.runpytest_subprocess("suites", "--agent", "oracle", "-k", "textkit-2 or intervals-1", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=4)
+    lines = (pytester.path / "reports" / "latest" / "results.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in lines]
+    folders = {(r["suite"], r["instance_id"]): r["log_dir"] for r in records}
+    assert len(folders) == 4 and len(set(folders.values())) == 4, folders
+    assert Path(folders[("examples-swe-copy", "ohbench__textkit-2")]).name == "examples-swe-copy.ohbench__textkit-2"
+    for (suite, instance), log_dir in folders.items():
+        logs = pytester.path / log_dir
+        assert (logs / "test_output.txt").is_file() and (logs / "patch.diff").is_file()
+        assert Path(log_dir).name == f"{suite}.{instance}"
