@@ -74,6 +74,11 @@ class LLMConfig:
         key = "'***'" if self.api_key else "None"
         return f"LLMConfig(api_key={key}, " + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
 
+    def without_secrets(self) -> LLMConfig:
+        """This section with no api_key and no secret in `extra` (what may leave the controller)."""
+        extra = {key: value for key, value in self.extra.items() if not is_secret(key, value)}
+        return dataclasses.replace(self, api_key=None, extra=extra)
+
     def secrets(self) -> list[str]:
         """Values that must never be written anywhere: the api_key (and AWS-style keys in `extra`)."""
         found = [self.api_key] if self.api_key else []

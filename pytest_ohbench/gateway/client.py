@@ -9,7 +9,7 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
-from pytest_ohbench.core.llm import LLMConfig, is_secret
+from pytest_ohbench.core.llm import LLMConfig
 from pytest_ohbench.gateway.meter import Meter
 from pytest_ohbench.gateway.server import ADMIN_HEADER, ADMIN_PREFIX
 
@@ -68,8 +68,7 @@ class GatewayClient:
 
 def agent_view(llm: LLMConfig, base_url: str, token: str) -> LLMConfig:
     """The section as an agent sees it: the gateway's URL, the item's token, no other secret."""
-    extra = {key: value for key, value in llm.extra.items() if not is_secret(key, value)}
-    return dataclasses.replace(llm, api_key=token, base_url=base_url, extra=extra)
+    return dataclasses.replace(llm.without_secrets(), api_key=token, base_url=base_url)
 
 
 def on_loopback(url: str) -> str:

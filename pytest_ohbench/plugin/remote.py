@@ -41,11 +41,7 @@ REMOTE_PLUGIN = "ohbench-remote-nodes"
 
 def keyless(llm: LLMConfig) -> dict[str, Any]:
     """`llm` as workerinput carries it: every field but its secrets."""
-    secrets = set(llm.secrets())
-    data = dataclasses.asdict(llm)
-    data["api_key"] = None
-    data["extra"] = {key: value for key, value in llm.extra.items() if value not in secrets}
-    return data
+    return dataclasses.asdict(llm.without_secrets())
 
 
 def worker_sections(workerinput: dict[str, Any]) -> dict[str, LLMConfig] | None:
