@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 from llm_throughput import ROOT, make_suite
+from report_page import figures, load_page
 
 from pytest_ohbench.tools.testing.browser import Browser, BrowserError
 
@@ -42,10 +43,6 @@ def oracle_run(suite: Path, workers: int, reports: Path, run_id: str, footprint:
     started = time.monotonic()
     done = subprocess.run(command, cwd=suite.parent, env=env, capture_output=True, text=True)
     return time.monotonic() - started, done
-
-
-def median_line(values: list[float], unit: str) -> str:
-    return f"median {statistics.median(values):8.1f} {unit}  (min {min(values):.1f}, max {max(values):.1f}, n={len(values)})"
 
 
 def main() -> int:
@@ -73,9 +70,9 @@ def main() -> int:
         try:
             with Browser() as browser:
                 for _ in range(args.loads):
-                    browser.open("about:blank")
-                    loads.append(browser.open(page))
-                    navigation.append(browser.evaluate("performance.getEntriesByType('navigation')[0].loadEventEnd") / 1000)
+                    load, load_event_end = load_page(browser, page)
+                    loads.append(load)
+                    navigation.append(load_event_end)
         except BrowserError as exc:
             print(f"controller_footprint: {exc}", file=sys.stderr)
             return 1
@@ -90,8 +87,8 @@ def main() -> int:
         if process != "controller":
             print(f"  {process + ' peak resident':33s} {line['peak_rss_mib']:7.1f} MiB   total {line['total_cpu_s']:.1f} CPU-s")
     print(f"report.html: {size / 1024:.0f} KiB")
-    print(f"  load (navigate -> load event)  {median_line([s * 1000 for s in loads], 'ms')}")
-    print(f"  load (loadEventEnd)            {median_line([s * 1000 for s in navigation], 'ms')}   target < "
+    print(f"  load (navigate -> load event)  {figures(loads, 'ms', 1000)}")
+    print(f"  load (loadEventEnd)            {figures(navigation, 'ms', 1000)}   target < "
           f"{LOAD_TARGET_S * 1000:.0f} ms: {'met' if statistics.median(loads) < LOAD_TARGET_S else 'NOT met'}")
     print("measured: peak resident memory from the kernel (VmHWM) at each process's session end; page loads in headless "
           "Chromium over the DevTools protocol, a fresh navigation each")

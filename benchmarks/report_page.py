@@ -45,6 +45,13 @@ def figures(values: list[float], unit: str, scale: float = 1.0) -> str:
     return f"median {statistics.median(shown):8.1f} {unit}   (min {min(shown):.1f}, max {max(shown):.1f}, n={len(shown)})"
 
 
+def load_page(browser: Browser, page: Path) -> tuple[float, float]:
+    """One fresh navigation to `page`: seconds until its load event, and the page's own loadEventEnd."""
+    browser.open("about:blank")
+    load = browser.open(page)
+    return load, browser.evaluate("performance.getEntriesByType('navigation')[0].loadEventEnd") / 1000
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=500, help="items in the run (split over two models)")
@@ -71,9 +78,9 @@ def main() -> int:
         try:
             with Browser() as browser:
                 for _ in range(args.repeats):
-                    browser.open("about:blank")
-                    loads.append(browser.open(page))
-                    navigation.append(browser.evaluate("performance.getEntriesByType('navigation')[0].loadEventEnd") / 1000)
+                    load, load_event_end = load_page(browser, page)
+                    loads.append(load)
+                    navigation.append(load_event_end)
                     for name, selector in ACTIONS.items():
                         clicks[name].append(browser.evaluate(CLICK.format(selector=selector)) / 1000)
                     rows = browser.evaluate("document.querySelectorAll('#ohbench-items tr.item').length")

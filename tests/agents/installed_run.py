@@ -144,36 +144,51 @@ def run_scripted(pytester: pytest.Pytester, swe_suite: Path, image: str, agent: 
     return ScriptedRun(result, requests, records, folder)
 
 
+def assert_two_records(records: dict[str, dict[str, Any]], agent: str, solved_figures: tuple[int, int, int],
+                       wrong_figures: tuple[int, int, int]) -> dict[str, Any]:
+    """textkit-2 resolved and intervals-1 unresolved by its half fix, each at the gateway's exact
+    (prompt, completion, calls) and cost at the section's prices: the solved record."""
+    solved, wrong = records["ohbench__textkit-2"], records["ohbench__intervals-1"]
+    assert (solved["outcome"], solved["agent_status"], solved["agent"]) == ("resolved", "finished", agent)
+    assert (wrong["outcome"], wrong["agent_status"]) == ("unresolved", "finished")
+    for record, (prompt, completion, calls) in ((solved, solved_figures), (wrong, wrong_figures)):
+        assert (record["input_tokens"], record["output_tokens"], record["llm_calls"]) == (prompt, completion, calls)
+        assert record["cost_usd"] == pytest.approx(prompt * INPUT_PRICE + completion * OUTPUT_PRICE, rel=1e-9)
+    assert solved["agent_reported"]["input_tokens"] == solved_figures[0]  # the agent's own count agrees
+    assert "-    return text[: width - len(ellipsis) + 1] + ellipsis" in solved["patch"]
+    assert "+        return self.start <= other.end and other.start < self.end" in wrong["patch"]
+    return solved
+
+
+def assert_trajectory(run: Path, log_dir: Path, steps: list[TrajectoryStep], version: str) -> None:
+    """The first step ran the grep with the image's own tools; the steps are trajectory.json's (valid
+    ATIF, the agent's version), report.html shows them and run.json has the version."""
+    assert steps[0].commands == ["grep -n ellipsis textkit/wrap.py && python3 --version"]
+    assert "width - len(ellipsis) + 1" in steps[0].outputs[0] and "Python 3.11" in steps[0].outputs[0]
+    atif = json.loads((log_dir / "trajectory.json").read_text())
+    assert validate(atif) == [] and atif["agent"]["version"] == version
+    assert [step["message"] for step in atif["steps"] if step["source"] == "agent"] == [s.text for s in steps]
+    page = (run / "report.html").read_text()
+    assert "ohbench-trajectory" in page and "grep -n ellipsis textkit/wrap.py &amp;&amp; python3 --version" in page
+    assert json.loads((run / "run.json").read_text())["agent_version"] == version
+
+
 def check_run(pytester: pytest.Pytester, docker_client: docker.DockerClient, outcome: InstalledRun,
               agent: type[BaseAgent]) -> list[TrajectoryStep]:
     """Statuses, exact tokens and cost, the patches, the trajectory, the report, the old glibc.
 
     Returns the solved item's trajectory steps, for the agent's own checks."""
     solved_tokens, wrong_tokens = (4700, 170, 4), (2400, 70, 3)  # input, output, calls of the two scripts
-    solved, wrong = outcome.solved, outcome.wrong
     version = agent(AgentSettings()).agent_version()  # the default release
-    assert json.loads((outcome.run / "run.json").read_text())["agent_version"] == version
-    assert (solved["outcome"], solved["agent_status"], solved["agent"]) == ("resolved", "finished", agent.name)
-    assert (solved["input_tokens"], solved["output_tokens"], solved["llm_calls"]) == solved_tokens
-    assert solved["cost_usd"] == pytest.approx(solved_tokens[0] * INPUT_PRICE + solved_tokens[1] * OUTPUT_PRICE, rel=1e-9)
-    assert solved["agent_reported"]["input_tokens"] == solved_tokens[0] and solved["agent_reported"]["llm_calls"] == solved_tokens[2]
+    records = {"ohbench__textkit-2": outcome.solved, "ohbench__intervals-1": outcome.wrong}
+    solved = assert_two_records(records, agent.name, solved_tokens, wrong_tokens)
+    assert solved["agent_reported"]["llm_calls"] == solved_tokens[2]
     assert solved["cached_tokens"] == 400 and solved["agent_reported"]["cached_tokens"] == 400
-    assert "-    return text[: width - len(ellipsis) + 1] + ellipsis" in solved["patch"]
-    assert (wrong["outcome"], wrong["agent_status"]) == ("unresolved", "finished")
-    assert (wrong["input_tokens"], wrong["output_tokens"], wrong["llm_calls"]) == wrong_tokens
-    assert wrong["cost_usd"] == pytest.approx(wrong_tokens[0] * INPUT_PRICE + wrong_tokens[1] * OUTPUT_PRICE, rel=1e-9)
-    assert "+        return self.start <= other.end and other.start < self.end" in wrong["patch"]
     # Its event log is the trajectory; its commands ran with the image's own tools.
     log_dir = outcome.log_dir()
     steps = agent.trajectory_steps(read_log(log_dir / agent.raw_log))
     assert [s.text for s in steps] == SOLVED_TEXTS
-    assert steps[0].commands == [SOLVED_COMMAND]
-    assert "width - len(ellipsis) + 1" in steps[0].outputs[0] and "Python 3.11" in steps[0].outputs[0]
-    atif = json.loads((log_dir / "trajectory.json").read_text())
-    assert validate(atif) == [] and atif["agent"]["version"] == version
-    assert [step["message"] for step in atif["steps"] if step["source"] == "agent"] == SOLVED_TEXTS
-    page = (outcome.run / "report.html").read_text()
-    assert "ohbench-trajectory" in page and "grep -n ellipsis textkit/wrap.py &amp;&amp; python3 --version" in page
+    assert_trajectory(outcome.run, log_dir, steps, version)
     shown = run_output(docker_client, solved["image"], ["sh", "-c", "ldd --version | head -n1; command -v node || echo no node"])
     assert "2.36" in shown.decode() and "no node" in shown.decode()  # older than the tree's glibc 2.41, and no Node.js
     assert_no_secret(pytester)

@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from installed_checks import assert_trajectory, assert_two_records, run_two_items
+from installed_checks import run_two_items
+from installed_run import assert_trajectory, assert_two_records
 from test_openhands import SECRET, TOUCHING_ISSUE, TRUNCATE_ISSUE, assert_no_secret
 
 from pytest_ohbench.agents.base import DEFAULT_CODEX_VERSION

@@ -7,7 +7,8 @@ from pathlib import Path
 import docker
 import pytest
 from conftest import run_output
-from installed_checks import assert_trajectory, assert_two_records, run_two_items, step
+from installed_checks import run_two_items, step
+from installed_run import assert_trajectory, assert_two_records
 from test_openhands import SECRET, TOUCHING_ISSUE, TRUNCATE_ISSUE, assert_no_secret
 
 from pytest_ohbench.agents.base import DEFAULT_OPENCODE_VERSION
