@@ -192,7 +192,15 @@ class Browser:
                 self.process.wait()
             self.process = None
         if self.profile is not None:
-            self.profile.cleanup()
+            # Chromium's helper processes may still write to the profile for a moment after the
+            # main one exits ("Directory not empty"): try again briefly, then leave the rest.
+            for _ in range(10):
+                try:
+                    self.profile.cleanup()  # (also detaches its finalizer)
+                    break
+                except OSError:
+                    time.sleep(0.2)
+            shutil.rmtree(self.profile.name, ignore_errors=True)
             self.profile = None
         if not self.loop.is_closed():
             self.loop.close()
